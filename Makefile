@@ -1,0 +1,14 @@
+# The two commands of the README. Both set up .venv first (idempotent, cached).
+PYTHON := .venv/bin/python
+
+.PHONY: setup test demo
+setup:
+	bash tools/setup_env.sh
+
+# Runs the test suite; pytest's exit code is passed through (5 = no tests = failure).
+test: setup
+	$(PYTHON) -m pytest -q tests
+
+# The main job on its embedded default data.
+demo: setup
+	$(PYTHON) tools/main_job.py
