@@ -1,0 +1,70 @@
+"""Transform regularisers and statistics, for any family (pure torch).
+
+All work on a coarse probe grid of output points mapped through the transform, so
+one definition serves matrices, TPS and compositions. Each returns ``(N,)``
+per-sample values; loss modules average and weight them.
+"""
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+from .coords import output_grid
+from .transforms import TPSTransform, Transform
+
+PROBE_SIZE = (8, 8)
+
+
+def probe_points(transform: Transform, probe_size: Sequence[int] = PROBE_SIZE) -> Tuple[Tensor, Tensor]:
+    """``(output points (1, P, 2), input points (N, P, 2))`` on a coarse output grid."""
+    base = output_grid(probe_size, dtype=transform.dtype, device=transform.device).reshape(1, -1, 2)
+    return base, transform.map_points(base)
+
+
+def identity_distance(transform: Transform, probe_size: Sequence[int] = PROBE_SIZE) -> Tensor:
+    """Mean squared displacement ``|T(x) - x|^2`` over the probe grid, ``(N,)``."""
+    base, mapped = probe_points(transform, probe_size)
+    return (mapped - base).pow(2).sum(-1).mean(-1)
+
+
+def local_area_scale(transform: Transform, probe_size: Sequence[int] = PROBE_SIZE) -> Tensor:
+    """Signed area ratio input/output of each probe cell, ``(N, h-1, w-1)``.
+
+    The determinant of the finite-difference Jacobian: 1 for the identity, below 1
+    when the transform zooms in, <= 0 when it folds or collapses.
+    """
+    h, w = probe_size
+    _, mapped = probe_points(transform, probe_size)
+    g = mapped.reshape(-1, h, w, 2)
+    base = output_grid(probe_size, dtype=g.dtype, device=g.device)
+    dx = (g[:, :-1, 1:] - g[:, :-1, :-1]) / (base[0, 1, 0] - base[0, 0, 0])
+    dy = (g[:, 1:, :-1] - g[:, :-1, :-1]) / (base[1, 0, 1] - base[0, 0, 1])
+    return dx[..., 0] * dy[..., 1] - dx[..., 1] * dy[..., 0]
+
+
+def area_bound_violation(transform: Transform, min_scale: float, max_scale: float,
+                         probe_size: Sequence[int] = PROBE_SIZE) -> Tensor:
+    """Mean squared excursion of the local area scale outside ``[min_scale, max_scale]``, ``(N,)``."""
+    if not 0 <= min_scale < max_scale:
+        raise ValueError(f"need 0 <= min_scale < max_scale, got {min_scale}, {max_scale}")
+    a = local_area_scale(transform, probe_size)
+    return (torch.relu(min_scale - a).pow(2) + torch.relu(a - max_scale).pow(2)).flatten(1).mean(-1)
+
+
+def outside_excess(grid: Tensor) -> Tensor:
+    """Differentiable proxy of sampling outside ``[-1, 1]``: mean overshoot, ``(N,)``."""
+    return torch.relu(grid.abs() - 1).sum(-1).flatten(1).mean(-1)
+
+
+def outside_fraction(grid: Tensor) -> Tensor:
+    """Fraction of grid points outside ``[-1, 1]`` in x or y, ``(N,)`` (a statistic)."""
+    return (grid.abs() > 1).any(-1).flatten(1).float().mean(-1)
+
+
+def bending_energy(transform: Transform) -> Tensor:
+    """TPS bending energy, ``(N,)``; zero for an affine configuration."""
+    if not isinstance(transform, TPSTransform):
+        raise TypeError(f"bending energy is defined for TPS transforms, got {type(transform).__name__}")
+    return transform.bending_energy()
