@@ -10,7 +10,7 @@ from .families import (FAMILIES, AffineFamily, AttentionFamily, ProjectiveFamily
                        TPSFamily, TransformFamily, TranslationFamily, build_family)
 from .matrices import apply_matrix, as_homogeneous, check_invertible, compose, identity_matrix, invert, matrix_grid
 from .tps import ThinPlateSpline, grid_control_points, text_control_points, tps_kernel
-from .transforms import (ComposedTransform, MatrixTransform, TPSTransform, Transform, as_transform,
-                         compose_transforms)
+from .transforms import (ComposedTransform, InverseTransform, MatrixTransform, TPSTransform, Transform, as_transform,
+                         compose_transforms, invert_transform)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

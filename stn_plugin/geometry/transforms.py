@@ -54,6 +54,10 @@ class Transform:
             pts = self.map_points(base.reshape(1, gh * gw, 2))
         return _at_least_float32(pts).reshape(pts.shape[0], gh, gw, 2)
 
+    def select(self, index) -> "Transform":
+        """The transforms of the batch entries picked by ``index`` (slice, bool mask or indices)."""
+        raise NotImplementedError
+
     @property
     def dtype(self) -> torch.dtype:
         raise NotImplementedError
@@ -85,6 +89,9 @@ class MatrixTransform(Transform):
 
     def inverse_map_points(self, points: Tensor) -> Tensor:
         return apply_matrix(invert(self.matrix), points, self.affine)
+
+    def select(self, index) -> "MatrixTransform":
+        return MatrixTransform(self.matrix[index], self.affine)
 
     def inverse(self) -> "MatrixTransform":
         return MatrixTransform(invert(self.matrix), self.affine)
@@ -127,6 +134,9 @@ class TPSTransform(Transform):
         with torch.autocast(cp.device.type, enabled=False):
             return self.spline.grid(cp, check_size2(out_size, "out_size"), sampling_ratio, align_corners)
 
+    def select(self, index) -> "TPSTransform":
+        return TPSTransform(self.spline, self.control_points[index])
+
     def bending_energy(self) -> Tensor:
         return self.spline.bending_energy(self.control_points)
 
@@ -149,6 +159,9 @@ class ComposedTransform(Transform):
     def device(self) -> torch.device:
         return self.inner.device
 
+    def select(self, index) -> "ComposedTransform":
+        return ComposedTransform(self.outer.select(index), self.inner.select(index))
+
     def map_points(self, points: Tensor) -> Tensor:
         return self.outer.map_points(self.inner.map_points(points))
 
@@ -161,6 +174,46 @@ class ComposedTransform(Transform):
         with torch.autocast(g.device.type, enabled=False):
             pts = self.outer.map_points(g.reshape(n, gh * gw, 2))
         return _at_least_float32(pts).reshape(n, gh, gw, 2)
+
+
+class InverseTransform(Transform):
+    """The inverse of a transform: maps what it maps to back to where it came from.
+
+    For matrices this is the inverse matrix; for TPS each point is solved by Newton's
+    method (``solver_options`` go to ``inverse_map_points``, e.g. ``strict=False`` to
+    keep the best estimate where the spline folds).
+    """
+
+    def __init__(self, transform: Transform, **solver_options) -> None:
+        self.transform = transform
+        self.solver_options = solver_options
+        self.batch_size = transform.batch_size
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.transform.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.transform.device
+
+    def select(self, index) -> "InverseTransform":
+        return InverseTransform(self.transform.select(index), **self.solver_options)
+
+    def map_points(self, points: Tensor) -> Tensor:
+        if isinstance(self.transform, TPSTransform):
+            return self.transform.inverse_map_points(points, **self.solver_options)
+        return self.transform.inverse_map_points(points)
+
+    def inverse_map_points(self, points: Tensor) -> Tensor:
+        return self.transform.map_points(points)
+
+
+def invert_transform(transform: Transform, **solver_options) -> Transform:
+    """Inverse of any transform; a matrix stays a matrix."""
+    if isinstance(transform, MatrixTransform):
+        return transform.inverse()
+    return InverseTransform(transform, **solver_options)
 
 
 def compose_transforms(outer: Transform, inner: Transform) -> Transform:
@@ -182,5 +235,5 @@ def as_transform(transform) -> Transform:
                     f"got {type(transform).__name__}")
 
 
-__all__ = ["Transform", "MatrixTransform", "TPSTransform", "ComposedTransform", "compose_transforms",
-           "as_transform", "check_invertible"]
+__all__ = ["Transform", "MatrixTransform", "TPSTransform", "ComposedTransform", "InverseTransform",
+           "compose_transforms", "invert_transform", "as_transform", "check_invertible"]

@@ -8,3 +8,5 @@ Importing :mod:`stn_plugin` is enough; a config says
 from .register_modules import register_modules
 
 register_modules()
+from . import roi_rectifiers  # noqa: E402,F401  (registers AffineRoIRectifier, TPSRoIRectifier)
+from . import roi_heads  # noqa: E402,F401  (registers RectifyingRoIHead, RectifyingCascadeRoIHead)
