@@ -3,6 +3,9 @@ import torch
 
 import stn_plugin  # noqa: F401  (registers)
 from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
+
+register_all_modules(init_default_scope=True)
 
 
 def test_modules_build_from_config_dicts():

@@ -1,0 +1,98 @@
+"""Compatibility layer: mmengine 0.10.7 checkpoints under torch >= 2.6's safe loading.
+
+torch >= 2.6 defaults ``torch.load(weights_only=True)``: only tensors, plain
+containers and explicitly allow-listed globals may be unpickled, so a checkpoint
+cannot run code. mmengine 0.10.7 calls ``torch.load`` without ``weights_only`` (in
+``mmengine.runner.checkpoint.load_from_local`` and friends, used by
+``load_checkpoint``, ``Runner(load_from=...)`` and ``Runner.resume``), and the
+checkpoints its Runner writes contain more than that: the message hub's
+``HistoryBuffer`` objects, numpy arrays/scalars/dtypes, and -- through
+``HistoryBuffer.__getstate__`` -- ``builtins.getattr`` calls. Loading them failed
+with ``UnpicklingError: Weights only load failed``.
+
+:func:`enable_safe_checkpoint_loading` (called by ``import stn_plugin`` when
+mmengine is installed) keeps ``weights_only=True`` and allow-lists exactly:
+
+* ``mmengine.logging.history_buffer.HistoryBuffer`` (created via NEWOBJ, restored
+  via its ``__setstate__``, which we also make safe; see
+  :mod:`stn_plugin.compat.history_buffer`);
+* the name ``builtins.getattr``, bound *not* to ``getattr`` but to
+  :func:`~stn_plugin.compat.history_buffer.legacy_history_buffer_getattr`, which
+  answers only ``getattr(HistoryBuffer, 'min'|'max'|'mean'|'current')`` -- what
+  checkpoints written before this fix contain -- and refuses everything else;
+* numpy's array/scalar/dtype reconstruction (:mod:`stn_plugin.compat.numpy_globals`).
+
+``collections.OrderedDict`` (model ``state_dict``, message hub), ``_codecs.encode``
+(bytes), ``set``/``complex`` and all tensor/storage rebuild functions are allowed by
+torch itself. Everything else -- ``os.system``, ``subprocess.*``, ``eval`` ... --
+is still refused by torch's unpickler with an error naming the global.
+
+It also patches ``HistoryBuffer`` pickling so that *new* checkpoints contain no
+functions at all (they load even without this package, with plain numpy
+allow-listing), and makes mmengine's URL loaders (``https://``, ``torchvision://``,
+``open-mmlab://`` ...), which call ``torch.hub.load_state_dict_from_url`` whose
+default is ``weights_only=False``, default to ``weights_only=True`` as well
+(:mod:`stn_plugin.compat.remote_checkpoints`).
+
+mmengine's local paths were checked in 0.10.7's source: ``load_checkpoint`` ->
+``_load_checkpoint`` -> ``CheckpointLoader.load_checkpoint`` -> ``load_from_local``
+-> ``torch.load(filename, map_location=map_location)``; ``Runner(load_from=...)``,
+``Runner.resume`` and auto-resume all end there, so they use torch's default and
+this allow-list (``map_location='cpu'`` included).
+"""
+from __future__ import annotations
+
+from .errors import DisallowedGlobalError
+from .history_buffer import (
+    LEGACY_STATISTIC_METHODS,
+    is_history_buffer_patched,
+    legacy_history_buffer_getattr,
+    patch_history_buffer_pickling,
+)
+from .numpy_globals import SafeGlobal, numpy_safe_globals
+from .remote_checkpoints import harden_remote_checkpoint_loading
+
+__all__ = [
+    "DisallowedGlobalError",
+    "LEGACY_STATISTIC_METHODS",
+    "enable_safe_checkpoint_loading",
+    "harden_remote_checkpoint_loading",
+    "is_history_buffer_patched",
+    "legacy_history_buffer_getattr",
+    "mmengine_safe_globals",
+    "numpy_safe_globals",
+    "patch_history_buffer_pickling",
+]
+
+
+def mmengine_safe_globals() -> list[SafeGlobal]:
+    """Entries for ``torch.serialization.add_safe_globals`` that mmengine checkpoints need.
+
+    Returns:
+        list: ``HistoryBuffer``, the restricted ``builtins.getattr`` stand-in and
+        the numpy entries of :func:`numpy_safe_globals`.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    return [
+        HistoryBuffer,
+        (legacy_history_buffer_getattr, "builtins.getattr"),
+        *numpy_safe_globals(),
+    ]
+
+
+def enable_safe_checkpoint_loading() -> None:
+    """Make mmengine checkpoints load under ``torch.load(weights_only=True)``.
+
+    Patches ``HistoryBuffer`` pickling (new checkpoints hold data only) and
+    allow-lists :func:`mmengine_safe_globals` with
+    ``torch.serialization.add_safe_globals``; makes mmengine's URL loaders default
+    to ``weights_only=True`` too. ``weights_only`` stays torch's default and stays
+    True. Idempotent: each patch is applied once (marked), and torch keeps its
+    allow-list in a set, so calling this again changes nothing.
+    """
+    import torch.serialization
+
+    patch_history_buffer_pickling()
+    torch.serialization.add_safe_globals(mmengine_safe_globals())
+    harden_remote_checkpoint_loading()
