@@ -11,7 +11,7 @@ from typing import Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .coords import output_grid
+from .coords import output_grid, roi_frame_to_pixel
 from .transforms import TPSTransform, Transform
 
 PROBE_SIZE = (8, 8)
@@ -68,3 +68,31 @@ def bending_energy(transform: Transform) -> Tensor:
     if not isinstance(transform, TPSTransform):
         raise TypeError(f"bending energy is defined for TPS transforms, got {type(transform).__name__}")
     return transform.bending_energy()
+
+
+def roi_sample_points(transform: Transform, boxes: Tensor, probe_size: Sequence[int] = PROBE_SIZE) -> Tensor:
+    """Image-pixel positions ``(N, P, 2)`` of a probe grid sampled through per-RoI transforms.
+
+    ``transform`` works in the RoI frame of ``boxes (N, 4)`` = ``(x1, y1, x2, y2)``.
+    """
+    return roi_frame_to_pixel(probe_points(transform, probe_size)[1], boxes)
+
+
+def roi_transform_statistics(transform: Transform, boxes: Tensor, image_size: Sequence[int]) -> dict:
+    """Monitoring statistics of per-RoI transforms (batch means, floats).
+
+    * ``identity_distance``: mean squared displacement from the plain box (RoI frame);
+    * ``area_scale``: mean local area ratio (1 = same size; near 0 = collapsing);
+    * ``min_area_scale``: the smallest per-RoI mean area ratio;
+    * ``outside_fraction``: fraction of sample points outside the image ``(h, w)``.
+    """
+    if transform.batch_size == 0:
+        return {}
+    with torch.no_grad():
+        area = local_area_scale(transform).flatten(1).mean(1)
+        pts = roi_sample_points(transform, boxes)
+        h, w = image_size
+        outside = ((pts[..., 0] < 0) | (pts[..., 0] > w) | (pts[..., 1] < 0) | (pts[..., 1] > h)).float()
+        return dict(identity_distance=identity_distance(transform).mean().item(),
+                    area_scale=area.mean().item(), min_area_scale=area.min().item(),
+                    outside_fraction=outside.mean().item())

@@ -1,5 +1,5 @@
-# The thin-plate-spline RoI rectifier (4x4 control points) shared by the R-CNN configs.
-custom_imports = dict(imports=['stn_plugin'], allow_failed_imports=False)
+# The thin-plate-spline RoI rectifier (4x4 control points) shared by the R-CNN configs
+# (referenced as {{_base_.rectifier}}). Each leaf config holds the custom_imports.
 
 rectifier = dict(
     type='TPSRoIRectifier',
@@ -10,3 +10,10 @@ rectifier = dict(
     sampling_ratio=2,
     context_factor=1.2,
     regularizers=[dict(type='BendingEnergyLoss', weight=0.01)])
+
+# Transform statistics (with collapse warnings) in the training log, and drawings of the
+# sampled RoIs during val / test through the visualizer's backends (local / TensorBoard).
+custom_hooks = [
+    dict(type='RectifierStatsHook', interval=50),
+    dict(type='RectifierVisualizationHook', interval=200),
+]
