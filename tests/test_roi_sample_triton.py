@@ -6,10 +6,10 @@ triton is first imported*: triton's own library functions (``tl.zeros``, ``tl.su
 are ``@triton.jit`` functions decorated at import, and a kernel interpreted later still
 fails on them ("Cannot call @triton.jit'd outside of the scope of a kernel"; seen with
 triton 3.8). In a shared pytest process anything may have imported triton already, and
-setting the variable process-wide would also change other tests' kernels, so without a
-GPU this module runs itself in a child pytest process that has TRITON_INTERPRET=1 from
-the start (``test_kernels_in_triton_interpreter``); its tests run directly when the
-process is already interpreter-ready (``TRITON_INTERPRET=1 pytest ...``) or has a GPU.
+tests/conftest.py therefore sets it at the start of a CPU-only session, and the tests
+run directly. Should triton have been imported earlier anyway (e.g. this file run
+outside the repository's conftest), the module runs itself in a child pytest process
+with TRITON_INTERPRET=1 from the start (``test_kernels_in_triton_interpreter``).
 
 Tolerances: fp32 -- outputs and features gradients rtol 1e-5 / atol 1e-5, coordinate
 gradients (sums over channels and sub-samples) rtol 1e-4 / atol 1e-4. fp16 -- the torch
@@ -54,8 +54,7 @@ RUN_HERE = CUDA or _interpreter_ready()
 needs_kernels = pytest.mark.skipif(not RUN_HERE, reason="runs in the TRITON_INTERPRET=1 child process")
 
 
-@pytest.mark.skipif(RUN_HERE, reason="the kernel tests run directly in this process")
-def test_kernels_in_triton_interpreter():
+def _kernels_in_triton_interpreter():
     env = dict(os.environ, TRITON_INTERPRET="1")
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
                           str(pathlib.Path(__file__).resolve())],
@@ -65,6 +64,10 @@ def test_kernels_in_triton_interpreter():
     passed = re.search(r"(\d+) passed", res.stdout)
     assert passed and int(passed.group(1)) >= 15, tail  # the kernel tests really ran
     print(res.stdout[-1500:])
+
+
+if not RUN_HERE:  # only then are the kernel tests collected in a child process
+    test_kernels_in_triton_interpreter = _kernels_in_triton_interpreter
 
 
 @pytest.fixture(scope="module")
