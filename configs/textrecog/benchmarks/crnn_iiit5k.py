@@ -1,0 +1,5 @@
+# Evaluate crnn trained on synthetic words on IIIT5K:
+#   python tools/test.py configs/textrecog/benchmarks/crnn_iiit5k.py work_dirs/crnn/iter_N.pth
+# For the LMDB release use {{_base_.iiit5k_textrecog_test_lmdb}} below instead.
+_base_ = ['../crnn_synthetic-words.py', '../_base_/datasets/iiit5k.py']
+test_dataloader = dict(dataset={{_base_.iiit5k_textrecog_test}})
