@@ -48,15 +48,18 @@ def compose(*matrices: Tensor) -> Tensor:
 
 
 def check_invertible(matrix: Tensor, name: str = "matrix") -> None:
-    """Raise if any matrix is singular (``|det|`` tiny relative to its entries)."""
-    m = as_homogeneous(matrix, name)
-    det = torch.linalg.det(m.double())
-    scale = m.double().abs().flatten(-2).amax(-1).clamp_min(1e-300) ** 3
-    bad = det.abs() <= SINGULAR_TOLERANCE * scale
+    """Raise if any matrix is singular or numerically so (condition number > 1e12).
+
+    The condition number does not depend on the units of the coordinates, so pixel
+    matrices with large translations and tiny perspective terms are judged fairly.
+    """
+    m = as_homogeneous(matrix, name).double()
+    cond = torch.linalg.cond(m)
+    bad = ~(cond <= 1.0 / SINGULAR_TOLERANCE ** 2)
     if bool(bad.any()):
         idx = bad.nonzero()[0].tolist()
-        raise ValueError(f"{name} is singular (or nearly so) at index {idx}: determinant "
-                         f"{det[tuple(idx)].item():.3g}; it cannot be inverted")
+        raise ValueError(f"{name} is singular (or nearly so) at index {idx}: condition number "
+                         f"{cond[tuple(idx)].item():.3g}; it cannot be inverted")
 
 
 def invert(matrix: Tensor) -> Tensor:

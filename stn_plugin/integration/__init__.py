@@ -10,3 +10,6 @@ from .register_modules import register_modules
 register_modules()
 from . import roi_rectifiers  # noqa: E402,F401  (registers AffineRoIRectifier, TPSRoIRectifier)
 from . import roi_heads  # noqa: E402,F401  (registers RectifyingRoIHead, RectifyingCascadeRoIHead)
+from . import mnist  # noqa: E402,F401  (registers the distorted-MNIST dataset, models, metric, hook)
+from . import hooks  # noqa: E402,F401  (registers RectifierStatsHook, RectifierVisualizationHook)
+from . import textrecog  # noqa: E402,F401  (registers the CTC recognizer, text datasets, transforms, metric)

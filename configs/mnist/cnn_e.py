@@ -1,0 +1,7 @@
+# The CNN baseline on distorted MNIST E (elastic, 28x28).
+# python tools/train.py configs/mnist/cnn_e.py
+_base_ = [
+    './_base_/models/cnn.py', './_base_/datasets/mnist_e.py',
+    './_base_/schedule_cpu.py', './_base_/default_runtime.py'
+]
+model = dict(input_size=(28, 28))

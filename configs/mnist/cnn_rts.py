@@ -1,0 +1,8 @@
+# The CNN baseline on distorted MNIST RTS (rotated +-45 deg, scaled 0.7-1.2, placed in
+# 42x42).
+# python tools/train.py configs/mnist/cnn_rts.py
+_base_ = [
+    './_base_/models/cnn.py', './_base_/datasets/mnist_rts.py',
+    './_base_/schedule_cpu.py', './_base_/default_runtime.py'
+]
+model = dict(input_size=(42, 42))

@@ -1,0 +1,11 @@
+# ST-CNN (a projective spatial transformer in front of the CNN) on distorted MNIST RTS
+# (rotated +-45 deg, scaled 0.7-1.2, placed in 42x42).
+# python tools/train.py configs/mnist/st-cnn-projective_rts.py
+_base_ = [
+    './_base_/models/st-cnn.py', './_base_/datasets/mnist_rts.py',
+    './_base_/schedule_cpu.py', './_base_/default_runtime.py'
+]
+model = dict(
+    input_size=(42, 42),
+    stn=dict(family=dict(type='projective', max_perspective=0.4),
+             sampling_ratio=2))

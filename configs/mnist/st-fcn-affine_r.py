@@ -1,0 +1,8 @@
+# ST-FCN (an affine spatial transformer in front of the FCN) on distorted MNIST R
+# (rotated +-90 deg, 28x28).
+# python tools/train.py configs/mnist/st-fcn-affine_r.py
+_base_ = [
+    './_base_/models/st-fcn.py', './_base_/datasets/mnist_r.py',
+    './_base_/schedule_cpu.py', './_base_/default_runtime.py'
+]
+model = dict(input_size=(28, 28), stn=dict(family=dict(type='affine')))

@@ -1,0 +1,10 @@
+# ST-FCN (a thin-plate-spline (4x4 = 16 control points, as in the paper) spatial
+# transformer in front of the FCN) on distorted MNIST P (projective, 28x28).
+# python tools/train.py configs/mnist/st-fcn-tps_p.py
+_base_ = [
+    './_base_/models/st-fcn.py', './_base_/datasets/mnist_p.py',
+    './_base_/schedule_cpu.py', './_base_/default_runtime.py'
+]
+model = dict(
+    input_size=(28, 28),
+    stn=dict(family=dict(type='tps', grid_shape=(4, 4), control_point_range=2.0)))

@@ -1,0 +1,60 @@
+"""What ``tools/train.py`` and ``tools/test.py`` share beyond mmdet's own logic.
+
+* :func:`check_amp_available`: ``--amp`` fails early with a clear message on a
+  machine without CUDA (mmengine's ``AmpOptimWrapper`` would assert deep inside).
+* :func:`adapt_distributed_to_cpu`: mmengine 0.10.7's launchers call
+  ``torch.cuda.set_device`` and wrap models with ``device_ids=[LOCAL_RANK]``, so
+  ``--launcher pytorch`` (torchrun, ``tools/dist_train.sh``) cannot run on CPU-only
+  machines. On such a machine this switches the process group to ``gloo``,
+  initialises it from torchrun's environment (``init_method='env://'``: RANK,
+  WORLD_SIZE, MASTER_ADDR, MASTER_PORT) before the Runner would, and wraps the
+  model in ``MMDistributedDataParallel`` without device ids. Nothing changes where
+  CUDA is available: mmengine's own path runs.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+
+class LauncherError(RuntimeError):
+    """A launcher / device combination that cannot work here."""
+
+
+def check_amp_available() -> None:
+    """Raise :class:`LauncherError` when ``--amp`` cannot work (no CUDA device)."""
+    if not torch.cuda.is_available():
+        raise LauncherError("--amp needs a CUDA GPU (mmengine's AmpOptimWrapper runs on CUDA devices only), "
+                            "but torch.cuda.is_available() is False on this machine; run without --amp")
+
+
+def adapt_distributed_to_cpu(cfg) -> bool:
+    """Make ``cfg.launcher='pytorch'`` work on a CPU-only machine; returns True if it did anything.
+
+    ``cfg`` is an mmengine ``Config`` whose ``launcher`` is set. Raises
+    :class:`LauncherError` for ``slurm`` / ``mpi`` on CPU (mmengine needs CUDA there)
+    and when torchrun's environment variables are missing.
+    """
+    launcher = cfg.get("launcher", "none")
+    if launcher == "none" or torch.cuda.is_available():
+        return False
+    if launcher != "pytorch":
+        raise LauncherError(f"--launcher {launcher} needs CUDA devices with mmengine 0.10.7 (it calls "
+                            "torch.cuda.set_device); on a CPU-only machine use --launcher pytorch "
+                            "(tools/dist_train.sh) or --launcher none")
+    missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
+    if missing:
+        raise LauncherError(f"--launcher pytorch expects torchrun's environment; missing {missing}. "
+                            "Start it with tools/dist_train.sh / dist_test.sh (torchrun)")
+    env_cfg = cfg.setdefault("env_cfg", {})
+    dist_cfg = env_cfg.setdefault("dist_cfg", {})
+    dist_cfg["backend"] = "gloo"
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group(backend="gloo", init_method="env://")
+    wrapper = cfg.get("model_wrapper_cfg") or dict(type="MMDistributedDataParallel")
+    wrapper.setdefault("device_ids", None)
+    cfg.model_wrapper_cfg = wrapper
+    return True
