@@ -93,6 +93,33 @@ def _setup_corners(x, y, H, W, PAD: tl.constexpr):
 
 
 @triton.jit
+def _program_tile(bidx_ptr, mat_ptr, C, OH, OW, stride_b, stride_c,
+                  IS_GRID: tl.constexpr, IDX: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+    """What both kernels derive from the program id: the RoI ``n``, the block of output
+    cells (flat ``offs_p`` and ``oy``/``ox``) and of channels, the channel offsets of the
+    RoI's image, and the RoI's 3x3 matrix (explicit grids pass one shared 9-element
+    dummy, never used)."""
+    n = tl.program_id(0)
+    P = OH * OW
+    offs_p = tl.program_id(1) * BLOCK_P + tl.arange(0, BLOCK_P)
+    mask_p = offs_p < P
+    oy = offs_p // OW
+    ox = offs_p % OW
+    offs_c = tl.program_id(2) * BLOCK_C + tl.arange(0, BLOCK_C)
+    b = tl.load(bidx_ptr + n).to(IDX)
+    chan = (b * stride_b + offs_c.to(IDX) * stride_c)[None, :]  # [1, BLOCK_C]
+    mc = (offs_c < C)[None, :]
+    if IS_GRID:
+        mrow = mat_ptr
+    else:
+        mrow = mat_ptr + n.to(IDX) * 9
+    return (n, P, offs_p, mask_p, oy, ox, offs_c, chan, mc,
+            tl.load(mrow + 0), tl.load(mrow + 1), tl.load(mrow + 2),
+            tl.load(mrow + 3), tl.load(mrow + 4), tl.load(mrow + 5),
+            tl.load(mrow + 6), tl.load(mrow + 7), tl.load(mrow + 8))
+
+
+@triton.jit
 def _sample_coords(n, oy, ox, ky, kx, mask_p, grid_ptr, xs_ptr, ys_ptr,
                    m00, m01, m02, m10, m11, m12, m20, m21, m22, OH, OW,
                    S: tl.constexpr, IS_GRID: tl.constexpr, IDX: tl.constexpr):
@@ -122,33 +149,9 @@ def _roi_sample_fwd_kernel(feat_ptr, out_ptr, bidx_ptr, mat_ptr, xs_ptr, ys_ptr,
                            C, H, W, OH, OW, stride_b, stride_c, stride_h, stride_w,
                            S: tl.constexpr, PAD: tl.constexpr, IS_GRID: tl.constexpr,
                            IDX: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
-    n = tl.program_id(0)
-    pid_p = tl.program_id(1)
-    pid_c = tl.program_id(2)
-    P = OH * OW
-    offs_p = pid_p * BLOCK_P + tl.arange(0, BLOCK_P)
-    mask_p = offs_p < P
-    oy = offs_p // OW
-    ox = offs_p % OW
-    offs_c = pid_c * BLOCK_C + tl.arange(0, BLOCK_C)
-    mask_c = offs_c < C
-    b = tl.load(bidx_ptr + n).to(IDX)
-    chan = (b * stride_b + offs_c.to(IDX) * stride_c)[None, :]  # [1, BLOCK_C]
-    mc = mask_c[None, :]
-    # explicit grids get one shared 9-element dummy matrix (never used)
-    if IS_GRID:
-        mrow = mat_ptr
-    else:
-        mrow = mat_ptr + n.to(IDX) * 9
-    m00 = tl.load(mrow + 0)
-    m01 = tl.load(mrow + 1)
-    m02 = tl.load(mrow + 2)
-    m10 = tl.load(mrow + 3)
-    m11 = tl.load(mrow + 4)
-    m12 = tl.load(mrow + 5)
-    m20 = tl.load(mrow + 6)
-    m21 = tl.load(mrow + 7)
-    m22 = tl.load(mrow + 8)
+    (n, P, offs_p, mask_p, oy, ox, offs_c, chan, mc,
+     m00, m01, m02, m10, m11, m12, m20, m21, m22) = _program_tile(
+        bidx_ptr, mat_ptr, C, OH, OW, stride_b, stride_c, IS_GRID, IDX, BLOCK_P, BLOCK_C)
     acc = tl.zeros([BLOCK_P, BLOCK_C], dtype=tl.float32)
     # a runtime loop over the s*s sub-samples: unrolling it made the code several
     # times larger and spilled registers
@@ -187,36 +190,14 @@ def _roi_sample_bwd_kernel(gout_ptr, feat_ptr, gfeat_ptr, bidx_ptr, mat_ptr, xs_
                            S: tl.constexpr, PAD: tl.constexpr, IS_GRID: tl.constexpr,
                            NEED_FEAT: tl.constexpr, NEED_COORD: tl.constexpr,
                            IDX: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
-    n = tl.program_id(0)
+    (n, P, offs_p, mask_p, oy, ox, offs_c, chan, mc,
+     m00, m01, m02, m10, m11, m12, m20, m21, m22) = _program_tile(
+        bidx_ptr, mat_ptr, C, OH, OW, stride_b, stride_c, IS_GRID, IDX, BLOCK_P, BLOCK_C)
     pid_p = tl.program_id(1)
     pid_c = tl.program_id(2)
-    P = OH * OW
-    offs_p = pid_p * BLOCK_P + tl.arange(0, BLOCK_P)
-    mask_p = offs_p < P
-    oy = offs_p // OW
-    ox = offs_p % OW
-    offs_c = pid_c * BLOCK_C + tl.arange(0, BLOCK_C)
-    mask_c = offs_c < C
-    b = tl.load(bidx_ptr + n).to(IDX)
-    chan = (b * stride_b + offs_c.to(IDX) * stride_c)[None, :]
-    mc = mask_c[None, :]
     out_off = (n.to(IDX) * C + offs_c.to(IDX))[None, :] * P + offs_p[:, None]
     # d loss / d sample value: every sub-sample carries 1/(s*s) of its cell's gradient
     go = tl.load(gout_ptr + out_off, mask=mask_p[:, None] & mc, other=0.0).to(tl.float32) * (1.0 / (S * S))
-    # explicit grids get one shared 9-element dummy matrix (never used)
-    if IS_GRID:
-        mrow = mat_ptr
-    else:
-        mrow = mat_ptr + n.to(IDX) * 9
-    m00 = tl.load(mrow + 0)
-    m01 = tl.load(mrow + 1)
-    m02 = tl.load(mrow + 2)
-    m10 = tl.load(mrow + 3)
-    m11 = tl.load(mrow + 4)
-    m12 = tl.load(mrow + 5)
-    m20 = tl.load(mrow + 6)
-    m21 = tl.load(mrow + 7)
-    m22 = tl.load(mrow + 8)
     # per-cell running sums of d loss / d matrix entry (parametric case)
     a00 = tl.zeros([BLOCK_P], dtype=tl.float32)
     a01 = tl.zeros([BLOCK_P], dtype=tl.float32)
