@@ -90,20 +90,15 @@ def _apply_tta(cfg: Config) -> None:
 
 def build_config(args: argparse.Namespace) -> Config:
     """The config with the command line applied (as mmdet's tools/test.py does)."""
+    from stn_plugin.integration.runner_setup import load_tool_config
+
     if not osp.isfile(args.config):
         raise FileNotFoundError(f"config file not found: {args.config}")
     if not osp.isfile(args.checkpoint) and "://" not in args.checkpoint:
         raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
     if args.out is not None and not args.out.endswith((".pkl", ".pickle")):
         raise ValueError(f"--out must name a .pkl / .pickle file, got {args.out!r}")
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get("work_dir", None) is None:
-        cfg.work_dir = osp.join("./work_dirs", osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         _trigger_visualization_hook(cfg, args)

@@ -50,18 +50,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace) -> Config:
     """The config with the command line applied (as mmdet's tools/train.py does)."""
-    from stn_plugin.integration.runner_setup import check_amp_available
+    from stn_plugin.integration.runner_setup import check_amp_available, load_tool_config
 
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f"config file not found: {args.config}")
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get("work_dir", None) is None:
-        cfg.work_dir = osp.join("./work_dirs", osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.amp:
         check_amp_available()
         if "optim_wrapper" not in cfg:

@@ -1,5 +1,7 @@
 """What ``tools/train.py`` and ``tools/test.py`` share beyond mmdet's own logic.
 
+* :func:`load_tool_config`: the config with the arguments both tools take applied
+  (``--launcher``, ``--cfg-options``, ``--work-dir`` or mmdet's default work dir).
 * :func:`check_amp_available`: ``--amp`` fails early with a clear message on a
   machine without CUDA (mmengine's ``AmpOptimWrapper`` would assert deep inside).
 * :func:`adapt_distributed_to_cpu`: mmengine 0.10.7's launchers call
@@ -14,8 +16,26 @@
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 import torch
+
+
+def load_tool_config(config: str, launcher: str, cfg_options: Optional[dict], work_dir: Optional[str]):
+    """Load ``config`` and apply the arguments the train and test tools share."""
+    from mmengine.config import Config
+
+    if not os.path.isfile(config):
+        raise FileNotFoundError(f"config file not found: {config}")
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get("work_dir", None) is None:
+        cfg.work_dir = os.path.join("./work_dirs", os.path.splitext(os.path.basename(config))[0])
+    return cfg
 
 
 class LauncherError(RuntimeError):
