@@ -69,6 +69,14 @@ def test_train_resume_test_with_rectifier(tiny_data):
     scalars = "".join(p.read_text() for p in work.rglob("scalars.json"))
     assert '"stn/roi_head.bbox_roi_extractor/area_scale"' in scalars
     assert list(work.rglob("*rectifier*.png")), "the visualization hook wrote no image"
+    # the benchmark tool reads the resumed run's scores, speed, rectifier statistics and drawings
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from digit_scenes_benchmark import read_run
+    resumed = sorted(d for d in work.glob("2*") if (d / "vis_data" / "scalars.json").exists())[-1]
+    row = read_run(resumed, tiny_data / "vis")
+    assert 0.0 <= row["mAP"] <= 1.0 and 0.0 <= row["mAP50"] <= 1.0 and row["s_per_iter"] > 0
+    assert row["stn"]["area_scale"] > 0 and set(row["stn"]) >= {"identity_distance", "outside_fraction"}
+    assert row["vis"] != "-" and list((tiny_data / "vis").glob("*.png"))
     out_pkl = tiny_data / "preds.pkl"
     test_log = _run(["tools/test.py", AFFINE_CFG, str(work / "iter_4.pth"), "--work-dir", str(work / "test"),
                      "--out", str(out_pkl)] + _options(tiny_data, 4), ROOT)
