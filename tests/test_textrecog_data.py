@@ -177,6 +177,13 @@ def test_rectify_crops_of_any_size_and_draw():
     # (up to the 2x2 anti-aliasing of rectify_crops, which softens edges)
     diff = np.abs(resized[0].astype(int) - cv2.resize(crops[1], (100, 32)).astype(int))
     assert diff.mean() < 3 and np.median(diff) == 0
+    # 'crop': every crop keeps its own size, and a fresh rectifier gives the crop back
+    same, _, _ = rectify_crops(model, crops, (32, 100), out_size="crop")
+    assert [r.shape for r in same] == [c.shape for c in crops]
+    diff = np.abs(same[1].astype(int) - crops[1].astype(int))
+    assert diff.mean() < 3 and np.median(diff) == 0
+    with pytest.raises(ValueError, match="out_size"):
+        rectify_crops(model, crops[:1], (32, 100), out_size="model")
     fig = draw_rectification(crops[0], rectified[0], transforms[0], caption="x")
     assert fig.ndim == 3 and fig.shape[0] == 96 + 22
     # the drawn control points are red

@@ -11,8 +11,9 @@ points, and the recognizer's reading), and ``<out-dir>/predictions.tsv``.
 
 Labels, if you have them, come from ``--labels`` (an mmocr textrecog JSON whose
 ``img_path`` basenames match the files, or a ``name<TAB>text`` file); with
-``--ocr tesseract`` the script runs Tesseract on the raw and on the rectified crops and
-reports both readings (and both accuracies when labels are given).
+``--ocr tesseract`` the script runs Tesseract on the raw crops and on the crops rectified
+at the raw crops' own sizes (so only the geometry differs) and reports both readings
+(and both accuracies when labels are given).
 """
 from __future__ import annotations
 
@@ -109,8 +110,10 @@ def main(argv=None):
     labels = read_labels(args.labels) if args.labels else {}
     tess_raw = tess_rect = None
     if args.ocr == "tesseract":
+        # Tesseract reads each rectified crop at its raw crop's size, so the geometry is the only difference
+        same_size = rectify_crops(model, crops, input_size, "crop")[0] if model.preprocessor is not None else crops
         tess_raw = run_tesseract(crops, cmd=args.tesseract_cmd)
-        tess_rect = run_tesseract(rectified, cmd=args.tesseract_cmd)
+        tess_rect = run_tesseract(same_size, cmd=args.tesseract_cmd)
 
     for sub in ("rectified",) + (() if args.no_figures else ("figures",)):
         os.makedirs(osp.join(args.out_dir, sub), exist_ok=True)

@@ -12,7 +12,7 @@ import os.path as osp
 import shutil
 import subprocess
 import tempfile
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -59,14 +59,15 @@ def model_input_size(cfg) -> Tuple[int, int]:
 
 @torch.no_grad()
 def rectify_crops(model, crops: Sequence[np.ndarray], input_size: Sequence[int],
-                  out_size: Optional[Sequence[int]] = None, batch_size: int = 64
+                  out_size: Union[None, str, Sequence[int]] = None, batch_size: int = 64
                   ) -> Tuple[List[np.ndarray], List[Optional[Transform]], List[Tuple[str, float]]]:
     """Rectify ``(H, W, C)`` uint8 crops of any size.
 
     Each crop is resized to ``input_size`` (as in the test pipeline) for the model,
     whose preprocessor predicts the transform; the transform then resamples the
-    *original* crop to ``out_size`` (default: the preprocessor's output size scaled
-    to the crop's height). Returns rectified crops (uint8, same channels), the
+    *original* crop to ``out_size``: ``(h, w)``, ``'crop'`` (each crop's own size, so
+    only the geometry changes) or None (the preprocessor's output aspect at the
+    crop's height). Returns rectified crops (uint8, same channels), the
     per-crop transforms (None without a preprocessor) and the recognizer's
     ``(text, score)`` per crop.
     """
@@ -87,6 +88,10 @@ def rectify_crops(model, crops: Sequence[np.ndarray], input_size: Sequence[int],
             if out_size is None:
                 pre_h, pre_w = model.preprocessor.out_size or tuple(input_size)
                 size = (crop.shape[0], max(1, round(crop.shape[0] * pre_w / pre_h)))
+            elif isinstance(out_size, str):
+                if out_size != "crop":
+                    raise ValueError(f"out_size: expected (h, w), 'crop' or None, got {out_size!r}")
+                size = tuple(crop.shape[:2])
             else:
                 size = tuple(out_size)
             src = torch.from_numpy(crop.transpose(2, 0, 1).astype(np.float32))[None]
