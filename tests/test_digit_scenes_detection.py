@@ -89,3 +89,18 @@ def test_mmdets_own_train_script_runs_our_config(tiny_data):
     work = tiny_data / "work_mmdet"
     log = _run([mmdet_train, AFFINE_CFG, "--work-dir", str(work)] + _options(tiny_data, 2), ROOT)
     assert "Iter(train) [2/2]" in log and "bbox_loss_stn_area" in log
+
+
+def test_benchmark_reuses_only_matching_data(tiny_data, capsys):
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from digit_scenes_benchmark import ensure_data
+    ensure_data(tiny_data / "ds", 8, 4, 0)  # the same data: reused, nothing generated
+    assert "using the existing data" in capsys.readouterr().out
+    for sizes in ((8, 5, 0), (9, 4, 0), (8, 4, 1)):
+        with pytest.raises(SystemExit, match="holds other data"):
+            ensure_data(tiny_data / "ds", *sizes)
+    (tiny_data / "other").mkdir()
+    (tiny_data / "other" / "mine.txt").write_text("a user's file")
+    with pytest.raises(SystemExit, match="not empty"):
+        ensure_data(tiny_data / "other", 2, 2, 0)
+    assert (tiny_data / "other" / "mine.txt").read_text() == "a user's file"

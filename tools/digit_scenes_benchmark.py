@@ -9,7 +9,12 @@ per iteration). The rectifier's drawings (sampled RoIs and rectified crops) land
 each variant's work dir and are copied to ``<out>/vis/<variant>/``.
 
     python tools/digit_scenes_benchmark.py [--iters 1500] [--variants baseline affine tps]
-        [--parallel] [--data data/digit_scenes] [--out work_dirs/digit_scenes_benchmark]
+        [--parallel] [--train-seed 0] [--num-test 2000] [--data data/digit_scenes]
+        [--out work_dirs/digit_scenes_benchmark]
+
+``--num-test N`` also tests every variant's final checkpoint with ``tools/test.py`` on N
+separate scenes (drawn from the held-out digits with the next generation seed, in
+``--test-data``): the 200 val scenes alone leave a few points of mAP to chance.
 
 ``--parallel`` trains the variants at the same time, one process each with
 ``--threads`` torch threads (on a 2-core machine two one-thread processes finish
@@ -39,18 +44,22 @@ CONFIGS = {
 
 
 def ensure_data(data: Path, num_train: int, num_val: int, seed: int) -> None:
-    """Generate the scenes into ``data`` unless the same data (size and seed) is there."""
-    marker = data / "annotations" / "train.json"
-    if marker.exists():
-        doc = json.loads(marker.read_text())
-        n, data_seed = len(doc["images"]), doc.get("info", {}).get("seed")
-        if n == num_train and data_seed == seed:
+    """Generate the scenes into ``data`` unless the same data (sizes and seed) is there."""
+    notes = data / "annotations"
+    if (notes / "train.json").exists() and (notes / "val.json").exists():
+        train, val = (json.loads((notes / f"{s}.json").read_text()) for s in ("train", "val"))
+        found = (len(train["images"]), len(val["images"]), train.get("info", {}).get("seed"))
+        if found == (num_train, num_val, seed):
             print(f"[benchmark] using the existing data in {data}", flush=True)
             return
-        raise SystemExit(f"[benchmark] {data} holds other data ({n} train images, seed {data_seed}); "
-                         "give another --data directory or remove it yourself")
+        raise SystemExit(f"[benchmark] {data} holds other data ({found[0]} train / {found[1]} val images, seed "
+                         f"{found[2]}; wanted {num_train} / {num_val}, seed {seed}); give another folder or "
+                         "remove it yourself")
     from stn_plugin.datasets.digit_scenes import generate_digit_scenes
-    generate_digit_scenes(data, num_train, num_val, seed)
+    try:
+        generate_digit_scenes(data, num_train, num_val, seed)
+    except FileExistsError as err:
+        raise SystemExit(f"[benchmark] {err}") from None
 
 
 def train_command(name: str, data: Path, work: Path, iters: int, batch_size: int, train_seed: int) -> List[str]:
@@ -64,20 +73,27 @@ def train_command(name: str, data: Path, work: Path, iters: int, batch_size: int
             f"train_dataloader.batch_size={batch_size}", f"randomness.seed={train_seed}"]
 
 
+def test_command(name: str, checkpoint: Path, test_data: Path, work: Path) -> List[str]:
+    ds = str(test_data.resolve()) + "/"
+    return [sys.executable, str(ROOT / "tools" / "test.py"), str(ROOT / CONFIGS[name]), str(checkpoint),
+            "--work-dir", str(work), "--cfg-options", f"test_dataloader.dataset.data_root={ds}",
+            "test_dataloader.dataset.ann_file=annotations/val.json", f"test_evaluator.ann_file={ds}annotations/val.json"]
+
+
 class VariantRun:
     """One variant's training process; forwards its progress lines, then reads its results."""
 
     def __init__(self, name: str, data: Path, out: Path, iters: int, batch_size: int, train_seed: int,
-                 threads: Optional[int]):
-        self.name, self.out, self.work = name, out, out / name
+                 threads: Optional[int], test_data: Optional[Path] = None):
+        self.name, self.out, self.work, self.iters, self.test_data = name, out, out / name, iters, test_data
         self.before = set(self.work.glob("2*")) if self.work.exists() else set()
-        env = dict(os.environ)
+        self.env = dict(os.environ)
         if threads:
-            env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+            self.env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         print(f"[benchmark] training {name} for {iters} iterations -> {self.work}", flush=True)
         self.t0 = time.time()
         self.proc = subprocess.Popen(train_command(name, data, self.work, iters, batch_size, train_seed), cwd=ROOT,
-                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.tail: List[str] = []
         self.reader = threading.Thread(target=self._forward, daemon=True)
         self.reader.start()
@@ -96,7 +112,24 @@ class VariantRun:
             print("\n".join(self.tail), file=sys.stderr)
             raise SystemExit(f"[benchmark] training {self.name} failed (exit {code}); its log is in {self.work}")
         run_dir = sorted(set(self.work.glob("2*")) - self.before)[-1]
-        return dict(read_run(run_dir, self.out / "vis" / self.name), variant=self.name, wall=wall)
+        row = dict(read_run(run_dir, self.out / "vis" / self.name), variant=self.name, wall=wall)
+        if self.test_data is not None:
+            row.update(self.test())
+        return row
+
+    def test(self) -> dict:
+        """The final checkpoint on the separate test scenes, through tools/test.py."""
+        work = self.work / "test"
+        before = set(work.glob("2*")) if work.exists() else set()
+        print(f"[benchmark] testing {self.name} on {self.test_data}", flush=True)
+        proc = subprocess.run(test_command(self.name, self.work / f"iter_{self.iters}.pth", self.test_data, work),
+                              cwd=ROOT, env=self.env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print((proc.stdout + proc.stderr)[-3000:], file=sys.stderr)
+            raise SystemExit(f"[benchmark] testing {self.name} failed (exit {proc.returncode}); log in {work}")
+        run_dir = sorted(set(work.glob("2*")) - before)[-1]
+        scores = json.loads((run_dir / f"{run_dir.name}.json").read_text())
+        return dict(test_mAP=scores.get("coco/bbox_mAP", 0.0), test_mAP50=scores.get("coco/bbox_mAP_50", 0.0))
 
 
 def read_run(run_dir: Path, vis: Path) -> dict:
@@ -122,15 +155,19 @@ def read_run(run_dir: Path, vis: Path) -> dict:
 
 
 def format_table(rows: Sequence[dict]) -> str:
-    lines = ["| variant | bbox mAP | mAP@0.5 | s / iter (median) | train + eval wall (s) |",
-             "|---|---|---|---|---|"]
-    lines += [f"| {r['variant']} | {r['mAP']:.3f} | {r['mAP50']:.3f} | {r['s_per_iter']:.2f} | {r['wall']:.0f} |"
-              for r in rows]
+    test = all("test_mAP" in r for r in rows)
+    lines = ["| variant | val bbox mAP | val mAP@0.5 | " + ("test bbox mAP | test mAP@0.5 | " if test else "")
+             + "s / iter (median) | train + val wall (s) |",
+             "|---|---|---|" + ("---|---|" if test else "") + "---|---|"]
+    lines += [f"| {r['variant']} | {r['mAP']:.3f} | {r['mAP50']:.3f} | "
+              + (f"{r['test_mAP']:.3f} | {r['test_mAP50']:.3f} | " if test else "")
+              + f"{r['s_per_iter']:.2f} | {r['wall']:.0f} |" for r in rows]
     return "\n".join(lines)
 
 
 def setting_line(args: argparse.Namespace, threads: Optional[int]) -> str:
-    return (f"digit scenes: {args.num_train} train / {args.num_val} val images (seed {args.seed}), "
+    return (f"digit scenes: {args.num_train} train / {args.num_val} val images (seed {args.seed})"
+            + (f" / {args.num_test} test images (seed {args.seed + 1})" if args.num_test else "") + ", "
             f"{args.iters} iterations x batch {args.batch_size}, train seed {args.train_seed}, "
             f"{'in parallel' if args.parallel else 'one after another'}"
             f"{f', {threads} torch thread(s) each' if threads else ''}")
@@ -148,6 +185,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--num-train", type=int, default=800)
     parser.add_argument("--num-val", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0, help="data generation seed")
+    parser.add_argument("--num-test", type=int, default=0,
+                        help="also test every variant on this many separate scenes (generation seed + 1, "
+                             "held-out digits, in --test-data); 0: no test set")
+    parser.add_argument("--test-data", type=Path, default=ROOT / "data" / "digit_scenes_test")
     parser.add_argument("--train-seed", type=int, default=0, help="mmengine randomness.seed of every variant")
     parser.add_argument("--out", type=Path, default=ROOT / "work_dirs" / "digit_scenes_benchmark")
     return parser.parse_args(argv)
@@ -157,8 +198,14 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     args = parse_args(argv)
     t0 = time.time()
     ensure_data(args.data, args.num_train, args.num_val, args.seed)
+    test_data = None
+    if args.num_test:
+        # the scenes of the val split of another seed (val scenes are drawn from the held-out digits)
+        ensure_data(args.test_data, 0, args.num_test, args.seed + 1)
+        test_data = args.test_data
     threads = args.threads or (1 if args.parallel else None)
-    start = lambda v: VariantRun(v, args.data, args.out, args.iters, args.batch_size, args.train_seed, threads)  # noqa
+    start = lambda v: VariantRun(v, args.data, args.out, args.iters, args.batch_size, args.train_seed,  # noqa
+                                 threads, test_data)
     if args.parallel:
         runs = [start(v) for v in args.variants]
         rows = [r.result() for r in runs]
@@ -168,9 +215,11 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     base = next((r for r in rows if r["variant"] == "baseline"), None)
     for r in rows:
         if base is not None and r is not base:
-            diff = r["mAP"] - base["mAP"]
-            lines.append(f"{r['variant']}: bbox mAP {r['mAP']:.3f} vs baseline {base['mAP']:.3f} "
-                         f"({'+' if diff >= 0 else ''}{diff:.3f})")
+            for split, key in (("val", "mAP"), ("test", "test_mAP")):
+                if key in r:
+                    diff = r[key] - base[key]
+                    lines.append(f"{r['variant']}: {split} bbox mAP {r[key]:.3f} vs baseline {base[key]:.3f} "
+                                 f"({'+' if diff >= 0 else ''}{diff:.3f})")
         if r["stn"]:
             lines.append(f"{r['variant']}: rectifier statistics at the end of training: "
                          + ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["stn"].items())))
