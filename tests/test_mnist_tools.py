@@ -107,3 +107,43 @@ def test_bad_paths_fail_clearly(train_tool):
         train_tool.main(["configs/mnist/cnn_r.py", "--resume", "/nonexistent/iter_1.pth"])
     with pytest.raises(SystemExit, match="auto_scale_lr"):
         train_tool.main(["configs/mnist/cnn_r.py", "--auto-scale-lr", "--cfg-options", "auto_scale_lr=None"])
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dist_train_and_test_scripts_run_two_cpu_processes(tmp_path):
+    """tools/dist_train.sh / dist_test.sh: torchrun, mmengine's pytorch launcher, gloo on CPU."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the CPU (gloo) path is what is tested here")
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()), OMP_NUM_THREADS="1")
+    small = [o for o in SMALL if not o.startswith("train_cfg")] + ["train_cfg.max_iters=4", "train_cfg.val_interval=4",
+                                                                    "default_hooks.checkpoint.interval=4"]
+    work = tmp_path / "work"
+    proc = subprocess.run(["bash", "tools/dist_train.sh", "configs/mnist/cnn_r.py", "2", "--work-dir", str(work),
+                           "--cfg-options", *small], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    assert (work / "iter_4.pth").exists(), log[-4000:]
+    run_log = "".join(p.read_text() for p in work.glob("2*/2*.log"))
+    # mmengine's environment report: two processes in one gloo process group
+    assert "Distributed training: True" in run_log and "GPU number: 2" in run_log, run_log[:3000]
+    assert "'backend': 'gloo'" in run_log
+    proc = subprocess.run(["bash", "tools/dist_test.sh", "configs/mnist/cnn_r.py", str(work / "iter_4.pth"), "2",
+                           "--work-dir", str(tmp_path / "test"), "--cfg-options", *small],
+                          cwd=REPO, env=dict(env, PORT=str(_free_port())), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "mnist/error" in proc.stdout + proc.stderr
+
+
+def test_dist_scripts_check_their_arguments():
+    for script, args in (("dist_train.sh", ["configs/mnist/cnn_r.py"]), ("dist_test.sh", ["a.py", "b.pth"])):
+        proc = subprocess.run(["bash", f"tools/{script}", *args], cwd=REPO, capture_output=True, text=True)
+        assert proc.returncode == 2 and "usage:" in proc.stderr
+    proc = subprocess.run(["bash", "tools/dist_train.sh", "configs/mnist/cnn_r.py", "two"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "positive integer" in proc.stderr
