@@ -49,12 +49,13 @@ SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
 @triton.jit
-def _setup_corners(x, y, H, W, PAD: tl.constexpr):
+def _setup_corners(x, y, lanes, H, W, PAD: tl.constexpr):
     """Bilinear set-up at index coordinates ``(x, y)`` (pixel centres on integers).
 
     Returns the clamped fractional parts ``fx, fy``, the four corner spatial offsets
     (``y * W + x``; always in range, 0 where masked), per-axis in-range masks of the low /
-    high corners (already anded with the sample's validity), the gradient factors
+    high corners (the x masks already anded with the sample's validity and with
+    ``lanes``, the tile's live output cells), the gradient factors
     ``gx, gy`` of the clamp (0 where the coordinate was clamped), and the validity mask.
     PAD 0 'roi_align': mmcv's rule -- outside [-1, W] x [-1, H] counts 0, else clamp to
     the map. PAD 1 'zeros': corners outside the map read 0. PAD 2 'border': clamp.
@@ -81,8 +82,8 @@ def _setup_corners(x, y, H, W, PAD: tl.constexpr):
     fy = y - y0f
     # range tests on floats, before any integer conversion, so huge or NaN
     # coordinates can never produce an out-of-range address
-    mx0 = valid & (x0f >= 0.0) & (x0f <= wf - 1.0)
-    mx1 = valid & (x0f >= -1.0) & (x0f <= wf - 2.0)
+    mx0 = valid & lanes & (x0f >= 0.0) & (x0f <= wf - 1.0)
+    mx1 = valid & lanes & (x0f >= -1.0) & (x0f <= wf - 2.0)
     my0 = (y0f >= 0.0) & (y0f <= hf - 1.0)
     my1 = (y0f >= -1.0) & (y0f <= hf - 2.0)
     x0 = tl.where(mx0, x0f, 0.0).to(tl.int32)
@@ -120,13 +121,16 @@ def _program_tile(bidx_ptr, mat_ptr, C, OH, OW, stride_b, stride_c,
 
 
 @triton.jit
-def _sample_coords(n, oy, ox, ky, kx, mask_p, grid_ptr, xs_ptr, ys_ptr,
+def _sample_coords(n, oy, ox, k, mask_p, grid_ptr, xs_ptr, ys_ptr,
                    m00, m01, m02, m10, m11, m12, m20, m21, m22, OH, OW,
                    S: tl.constexpr, IS_GRID: tl.constexpr, IDX: tl.constexpr):
-    """Index coordinates of sub-sample ``(ky, kx)`` of cells ``(oy, ox)`` of RoI ``n``.
+    """Index coordinates of sub-sample ``k`` (row-major in the ``S x S`` sub-grid) of
+    cells ``(oy, ox)`` of RoI ``n``.
 
     Also returns the normalised output position ``(u, v)`` and the homogeneous
     denominator ``z`` (parametric case; ``u = v = 0, z = 1`` for grids)."""
+    ky = k // S
+    kx = k - ky * S
     if IS_GRID:
         row = n.to(IDX) * (OH * S) + oy * S + ky
         off = (row * (OW * S) + ox * S + kx) * 2
@@ -156,14 +160,10 @@ def _roi_sample_fwd_kernel(feat_ptr, out_ptr, bidx_ptr, mat_ptr, xs_ptr, ys_ptr,
     # a runtime loop over the s*s sub-samples: unrolling it made the code several
     # times larger and spilled registers
     for k in range(S * S):
-        ky = k // S
-        kx = k - ky * S
-        x, y, u, v, z = _sample_coords(n, oy, ox, ky, kx, mask_p, grid_ptr, xs_ptr, ys_ptr,
+        x, y, u, v, z = _sample_coords(n, oy, ox, k, mask_p, grid_ptr, xs_ptr, ys_ptr,
                                        m00, m01, m02, m10, m11, m12, m20, m21, m22, OH, OW,
                                        S, IS_GRID, IDX)
-        fx, fy, x0, x1, y0, y1, mx0, mx1, my0, my1, gx, gy, valid = _setup_corners(x, y, H, W, PAD)
-        mx0 = mx0 & mask_p
-        mx1 = mx1 & mask_p
+        fx, fy, x0, x1, y0, y1, mx0, mx1, my0, my1, gx, gy, valid = _setup_corners(x, y, mask_p, H, W, PAD)
         w00 = tl.where(mx0 & my0, (1.0 - fx) * (1.0 - fy), 0.0)
         w01 = tl.where(mx1 & my0, fx * (1.0 - fy), 0.0)
         w10 = tl.where(mx0 & my1, (1.0 - fx) * fy, 0.0)
@@ -211,14 +211,10 @@ def _roi_sample_bwd_kernel(gout_ptr, feat_ptr, gfeat_ptr, bidx_ptr, mat_ptr, xs_
     # a runtime loop over the s*s sub-samples: unrolling it made the code several
     # times larger and spilled registers
     for k in range(S * S):
-        ky = k // S
-        kx = k - ky * S
-        x, y, u, v, z = _sample_coords(n, oy, ox, ky, kx, mask_p, grid_ptr, xs_ptr, ys_ptr,
+        x, y, u, v, z = _sample_coords(n, oy, ox, k, mask_p, grid_ptr, xs_ptr, ys_ptr,
                                        m00, m01, m02, m10, m11, m12, m20, m21, m22, OH, OW,
                                        S, IS_GRID, IDX)
-        fx, fy, x0, x1, y0, y1, mx0, mx1, my0, my1, gx, gy, valid = _setup_corners(x, y, H, W, PAD)
-        mx0 = mx0 & mask_p
-        mx1 = mx1 & mask_p
+        fx, fy, x0, x1, y0, y1, mx0, mx1, my0, my1, gx, gy, valid = _setup_corners(x, y, mask_p, H, W, PAD)
         k00 = (mx0 & my0)[:, None] & mc
         k01 = (mx1 & my0)[:, None] & mc
         k10 = (mx0 & my1)[:, None] & mc
@@ -250,8 +246,9 @@ def _roi_sample_bwd_kernel(gout_ptr, feat_ptr, gfeat_ptr, bidx_ptr, mat_ptr, xs_
             dx = tl.where(keep, tl.sum(go * dvdx, axis=1) * gx, 0.0)
             dy = tl.where(keep, tl.sum(go * dvdy, axis=1) * gy, 0.0)
             if IS_GRID:
+                ky = k // S
                 row = (pid_c.to(IDX) * N + n) * (OH * S) + oy * S + ky
-                goff = (row * (OW * S) + ox * S + kx) * 2
+                goff = (row * (OW * S) + ox * S + (k - ky * S)) * 2
                 tl.store(ggrid_part_ptr + goff, dx, mask=mask_p)
                 tl.store(ggrid_part_ptr + goff + 1, dy, mask=mask_p)
             else:
