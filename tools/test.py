@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import os.path as osp
-import sys
 import warnings
 from copy import deepcopy
 from typing import Dict, Optional, Sequence
@@ -110,19 +109,11 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     """Test; returns the metrics dict (e.g. ``{'mnist/error': ...}``)."""
     args = parse_args(argv)
-    try:
-        from mmdet.utils import setup_cache_size_limit_of_dynamo
+    from stn_plugin.integration.runner_setup import adapt_distributed_to_cpu, tool_setup
 
-        setup_cache_size_limit_of_dynamo()
-    except ImportError:  # pragma: no cover - mmdet is a dependency
-        pass
-    from stn_plugin.integration.runner_setup import LauncherError, adapt_distributed_to_cpu
-
-    try:
+    with tool_setup():
         cfg = build_config(args)
         adapt_distributed_to_cpu(cfg)
-    except (LauncherError, FileNotFoundError, KeyError, ValueError) as err:
-        sys.exit(f"error: {err.args[0] if err.args else err}")
     runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
     if args.out is not None:
         from mmdet.evaluation import DumpDetResults

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import os.path as osp
-import sys
 from typing import Optional, Sequence
 
 from mmengine.config import Config, DictAction
@@ -89,19 +88,11 @@ def build_runner(cfg: Config) -> Runner:
 def main(argv: Optional[Sequence[str]] = None) -> Runner:
     """Train; returns the runner (its ``message_hub`` holds the final validation metrics)."""
     args = parse_args(argv)
-    try:
-        from mmdet.utils import setup_cache_size_limit_of_dynamo
+    from stn_plugin.integration.runner_setup import tool_setup
 
-        setup_cache_size_limit_of_dynamo()
-    except ImportError:  # pragma: no cover - mmdet is a dependency
-        pass
-    from stn_plugin.integration.runner_setup import LauncherError
-
-    try:
+    with tool_setup():
         cfg = build_config(args)
         runner = build_runner(cfg)
-    except (LauncherError, FileNotFoundError, KeyError) as err:
-        sys.exit(f"error: {err.args[0] if err.args else err}")
     runner.train()
     return runner
 

@@ -2,6 +2,8 @@
 
 * :func:`load_tool_config`: the config with the arguments both tools take applied
   (``--launcher``, ``--cfg-options``, ``--work-dir`` or mmdet's default work dir).
+* :func:`tool_setup`: the process set-up both tools do first, and a context in which
+  a bad argument or config ends the tool with a one-line message naming it.
 * :func:`check_amp_available`: ``--amp`` fails early with a clear message on a
   machine without CUDA (mmengine's ``AmpOptimWrapper`` would assert deep inside).
 * :func:`adapt_distributed_to_cpu`: mmengine 0.10.7's launchers call
@@ -16,7 +18,9 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+import sys
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 import torch
 
@@ -40,6 +44,26 @@ def load_tool_config(config: str, launcher: str, cfg_options: Optional[dict], wo
 
 class LauncherError(RuntimeError):
     """A launcher / device combination that cannot work here."""
+
+
+@contextmanager
+def tool_setup() -> Iterator[None]:
+    """What a tool's ``main`` does before building its runner, as mmdet's tools do.
+
+    Limits torch.compile's cache as mmdet does; inside the ``with`` block, the
+    errors our config and argument checks raise (a missing file, an unknown key, a
+    bad value, a launcher that cannot work here) exit with ``error: <message>``
+    instead of a traceback."""
+    try:
+        from mmdet.utils import setup_cache_size_limit_of_dynamo
+
+        setup_cache_size_limit_of_dynamo()
+    except ImportError:  # pragma: no cover - mmdet is a dependency
+        pass
+    try:
+        yield
+    except (LauncherError, FileNotFoundError, KeyError, ValueError) as err:
+        sys.exit(f"error: {err.args[0] if err.args else err}")
 
 
 def check_amp_available() -> None:
