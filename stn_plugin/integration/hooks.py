@@ -92,6 +92,11 @@ def _outline_points(transform, boxes: torch.Tensor, tps_lines: int = 5, per_edge
     return out  # list of (N, P, 2)
 
 
+def _display_zoom(image_width: int, strip_width: int, max_zoom: int = 4) -> int:
+    """Integer factor that makes an image about as wide as the crop strip under it."""
+    return int(min(max_zoom, max(1, math.ceil(strip_width / max(image_width, 1)))))
+
+
 @HOOKS.register_module()
 class RectifierVisualizationHook(Hook):
     """Draw, during validation / test, what each RoI rectifier samples.
@@ -136,9 +141,13 @@ class RectifierVisualizationHook(Hook):
                 transform = ext.family.build(params[sel])
                 boxes = rois[sel, 1:]
                 image = img.detach().cpu().permute(1, 2, 0).numpy()[..., ::-1].copy()  # BGR -> RGB
-                visualizer.set_image(image)
+                # Small images are enlarged (nearest, integer factor) so the drawing is as wide
+                # as the crop strip; pixel (i, j) covers [j, j+1) x [i, i+1), so an integer
+                # nearest upscale maps continuous coordinates by a plain multiplication.
+                zoom = _display_zoom(image.shape[1], len(sel) * self.crop_size)
+                visualizer.set_image(np.repeat(np.repeat(image, zoom, 0), zoom, 1))
                 for line in _outline_points(transform, boxes):
-                    for poly in line:  # the visualizer draws segments: (start, end) per row
+                    for poly in line * zoom:  # the visualizer draws segments: (start, end) per row
                         xs = np.stack([poly[:-1, 0], poly[1:, 0]], 1)
                         ys = np.stack([poly[:-1, 1], poly[1:, 1]], 1)
                         visualizer.draw_lines(xs, ys, colors="lime", line_widths=1)
