@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """End-to-end comparison: does TPS rectification help text recognition?
 
-    python tools/compare_textrecog.py --work-dir work_dirs/compare_textrecog --iters 4000
+    python tools/compare_textrecog.py --work-dir work_dirs/compare_textrecog --parallel [--iters 10000]
 
 1. generates the synthetic word crops (train: all distortions; test: curved, arc and
    perspective words only) unless they exist;
@@ -46,7 +46,7 @@ def parse_args(argv=None):
     p.add_argument("--num-test", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0, help="train set seed; the test set uses seed + 1")
     p.add_argument("--models", nargs="+", default=["crnn", "crnn-tps"], choices=MODELS)
-    p.add_argument("--iters", type=int, default=4000, help="training iterations per model (same for all)")
+    p.add_argument("--iters", type=int, default=10000, help="training iterations per model (same for all)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
     p.add_argument("--schedule", choices=["cosine", "flat"], default="flat")

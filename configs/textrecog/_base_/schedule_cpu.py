@@ -2,11 +2,11 @@
 # Adam 2e-3, 100 warm-up iterations, constant, linear decay over the last 20%,
 # gradient clipping. A cosine decay from 1e-3 over 2000 iterations did not leave the
 # CTC plateau on the synthetic words.
-max_iters = 4000
+max_iters = 10000
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=2e-3), clip_grad=dict(max_norm=5.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
-    dict(type='LinearLR', start_factor=1.0, end_factor=0.05, by_epoch=False, begin=3200, end=max_iters),
+    dict(type='LinearLR', start_factor=1.0, end_factor=0.05, by_epoch=False, begin=int(max_iters * 0.8), end=max_iters),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
