@@ -28,12 +28,12 @@ import subprocess
 import sys
 import time
 
-from mmengine.config import DictAction  # noqa: E402  (argparse action for --cfg-options)
+from mmengine.config import Config, DictAction  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-MODELS = ("crnn", "crnn-tps", "crnn-affine", "crnn-projective")
+MODELS = ("crnn", "crnn-tps", "crnn-tps-warp", "crnn-affine", "crnn-projective")
 TRAIN_DISTORTIONS = ("none", "rotate", "perspective", "curve", "arc")
 TEST_DISTORTIONS = ("curve", "arc", "perspective")
 
@@ -201,6 +201,13 @@ def main(argv=None):
     if not osp.isfile(osp.join(data_dir, "textrecog_test_curved.json")):
         generate_synthetic_words(data_dir, args.num_test, args.seed + 1, "test_curved", TEST_DISTORTIONS,
                                  workers=args.gen_workers)
+
+    if any(Config.fromfile(config_path(m)).model.get("warp_supervision") for m in args.models):
+        with open(osp.join(data_dir, "textrecog_train.json")) as f:
+            if "warp_points" not in json.load(f).get("metainfo", {}):
+                raise SystemExit(f"error: {data_dir} was generated before the generator recorded each crop's "
+                                 "warp, which warp-supervised models train on; give a new --data-dir "
+                                 "(the images are the same for the same seed)")
 
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     results, procs = {}, []

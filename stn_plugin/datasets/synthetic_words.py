@@ -133,7 +133,16 @@ def _remap(mask: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray
                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def _rotate(mask: np.ndarray, angle_deg: float) -> np.ndarray:
+#: A map from the flat word's pixel coordinates to the distorted image's, ``(N, 2) -> (N, 2)``
+#: (x, y; OpenCV's convention: pixel centres at integers).
+PointMap = Callable[[np.ndarray], np.ndarray]
+
+
+def _affine_map(m: np.ndarray) -> PointMap:
+    return lambda p: p @ m[:, :2].T + m[:, 2]
+
+
+def _rotate(mask: np.ndarray, angle_deg: float) -> Tuple[np.ndarray, PointMap]:
     h, w = mask.shape
     a = math.radians(angle_deg)
     nw = int(math.ceil(abs(w * math.cos(a)) + abs(h * math.sin(a)))) + 2
@@ -141,10 +150,10 @@ def _rotate(mask: np.ndarray, angle_deg: float) -> np.ndarray:
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
     m[0, 2] += (nw - w) / 2
     m[1, 2] += (nh - h) / 2
-    return cv2.warpAffine(mask, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=0)
+    return cv2.warpAffine(mask, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=0), _affine_map(m)
 
 
-def _perspective(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _perspective(mask: np.ndarray, rng: np.random.Generator) -> Tuple[np.ndarray, PointMap]:
     h, w = mask.shape
     src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     # One side shrinks vertically (viewed at an angle), plus independent corner jitter.
@@ -166,20 +175,31 @@ def _perspective(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     dst -= dst.min(0)
     nw, nh = int(math.ceil(dst[:, 0].max())) + 1, int(math.ceil(dst[:, 1].max())) + 1
     m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
-    return cv2.warpPerspective(mask, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=0)
+
+    def forward(p: np.ndarray) -> np.ndarray:
+        q = p @ m[:, :2].T + m[:, 2]
+        return q[:, :2] / q[:, 2:]
+
+    return cv2.warpPerspective(mask, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=0), forward
 
 
-def _curve(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _curve(mask: np.ndarray, rng: np.random.Generator) -> Tuple[np.ndarray, PointMap]:
     h, w = mask.shape
     depth = rng.uniform(0.35, 0.9) * h * (1 if rng.random() < 0.5 else -1)
     pad = int(math.ceil(abs(depth))) + 1
     ys, xs = np.mgrid[0:h + pad, 0:w].astype(np.float32)
-    offset = depth * ((2 * xs - w) / w) ** 2          # 0 at the middle, depth at the ends
     top = pad if depth < 0 else 0
-    return _remap(mask, xs, ys - top - offset)
+
+    def offset(x):                                     # 0 at the middle, depth at the ends
+        return depth * ((2 * x - w) / w) ** 2
+
+    def forward(p: np.ndarray) -> np.ndarray:
+        return np.stack([p[:, 0], p[:, 1] + top + offset(p[:, 0])], 1)
+
+    return _remap(mask, xs, ys - top - offset(xs)), forward
 
 
-def _arc(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _arc(mask: np.ndarray, rng: np.random.Generator) -> Tuple[np.ndarray, PointMap]:
     h, w = mask.shape
     span = rng.uniform(0.5, 1.3)                       # radians covered by the word
     radius = w / span                                  # of the text's centre line
@@ -187,24 +207,30 @@ def _arc(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     outer = radius + h / 2
     nw = int(math.ceil(2 * outer * math.sin(min(span / 2 + h / (2 * radius), math.pi / 2)))) + 4
     nh = int(math.ceil(outer - (radius - h / 2) * math.cos(span / 2 + h / (2 * radius)))) + 4
+    # polar frame: angle theta from the vertical through the centre, radius r
+    centre_y = (outer + 2) if up else (nh - 2 - outer)
+    sign = -1.0 if up else 1.0                         # the text lies above (up) or below the centre
     ys, xs = np.mgrid[0:nh, 0:nw].astype(np.float64)
-    dx = xs - nw / 2
-    if up:
-        dy = ys - (outer + 2)                          # centre below the canvas top by `outer`
-        r = np.hypot(dx, dy)
-        theta = np.arctan2(dx, -dy)
-        src_y = h / 2 + (radius - r)
-    else:
-        dy = ys - (nh - 2 - outer)                     # centre above the canvas bottom by `outer`
-        r = np.hypot(dx, dy)
-        theta = np.arctan2(dx, dy)
-        src_y = h / 2 + (r - radius)
+    dx, dy = xs - nw / 2, ys - centre_y
+    r = np.hypot(dx, dy)
+    theta = np.arctan2(dx, sign * dy)
     src_x = w / 2 + theta * radius
-    return _remap(mask, src_x, src_y)
+    src_y = h / 2 + sign * (r - radius)
+
+    def forward(p: np.ndarray) -> np.ndarray:
+        th = (p[:, 0] - w / 2) / radius
+        rr = radius + sign * (p[:, 1] - h / 2)
+        return np.stack([nw / 2 + rr * np.sin(th), centre_y + sign * rr * np.cos(th)], 1)
+
+    return _remap(mask, src_x, src_y), forward
 
 
-def distort_mask(mask: np.ndarray, distortion: str, rng: np.random.Generator) -> np.ndarray:
-    """Apply one of :data:`DISTORTIONS` to a float text mask ``(H, W)`` in [0, 1]."""
+def distort_mask(mask: np.ndarray, distortion: str, rng: np.random.Generator) -> Tuple[np.ndarray, PointMap]:
+    """Apply one of :data:`DISTORTIONS` to a float text mask ``(H, W)`` in [0, 1].
+
+    Returns the distorted mask and the map of points from ``mask``'s pixel coordinates
+    to the distorted mask's.
+    """
     if distortion == "none":
         return _rotate(mask, rng.uniform(-3, 3))
     if distortion == "rotate":
@@ -246,19 +272,29 @@ def _background(h: int, w: int, rng: np.random.Generator) -> Tuple[np.ndarray, f
     return bg, _luminance(bg.reshape(-1, 3).mean(0))
 
 
-def render_word(word: str, rng: np.random.Generator, distortion: str = "none",
-                fonts: Optional[Sequence[str]] = None, height_range: Tuple[int, int] = (20, 64)) -> np.ndarray:
-    """Render ``word`` as a distorted crop: ``(H, W, 3)`` uint8 RGB, ``H`` in ``height_range``.
+#: Points of the rectified output frame (normalised x, y in [-1, 1]: the flat word's
+#: rendering, padding included) whose positions in each distorted crop the generator
+#: records: 3 rows (top edge, centre line, bottom edge) of 11.
+WARP_POINTS = np.stack(np.meshgrid(np.linspace(-1, 1, 11), np.array([-1.0, 0.0, 1.0])), -1).reshape(-1, 2)
 
-    Everything random is drawn from ``rng``.
+
+def render_word_with_warp(word: str, rng: np.random.Generator, distortion: str = "none",
+                          fonts: Optional[Sequence[str]] = None,
+                          height_range: Tuple[int, int] = (20, 64)) -> Tuple[np.ndarray, np.ndarray]:
+    """Render ``word`` as a distorted crop: ``(H, W, 3)`` uint8 RGB, ``H`` in ``height_range``,
+    and where :data:`WARP_POINTS` of the flat word land in it, ``(33, 2)`` normalised
+    crop coordinates (x, y; ``-1`` / ``1`` are the crop's outer pixel edges, as in the
+    package's coordinate contract). Everything random is drawn from ``rng``.
     """
     fonts = fonts or find_fonts()
     font = _font(fonts[rng.integers(len(fonts))], int(rng.integers(28, 44)))
     mask = _text_mask(word, font, pad=int(rng.integers(2, 6)))
-    distorted = np.clip(distort_mask(mask, distortion, rng), 0, 1)
+    flat_h, flat_w = mask.shape
+    distorted, to_distorted = distort_mask(mask, distortion, rng)
+    distorted = np.clip(distorted, 0, 1)
     ys, xs = np.nonzero(distorted > 0.05)
     if len(ys) == 0:  # a degenerate warp: keep the straight word rather than fail
-        distorted = mask
+        distorted, to_distorted = mask, (lambda p: p)
         ys, xs = np.nonzero(distorted > 0.05)
     if len(ys) == 0:
         raise ValueError(f"rendering {word!r} produced an empty image")
@@ -272,6 +308,10 @@ def render_word(word: str, rng: np.random.Generator, distortion: str = "none",
     if pad_y or pad_x:
         mask = np.pad(mask, ((0, pad_y), (0, pad_x)))
     h, w = mask.shape
+    # output frame -> flat pixel centres -> distorted pixel centres -> crop, normalised by
+    # its edges; the final resize keeps normalised coordinates.
+    flat = (WARP_POINTS + 1) / 2 * np.array([flat_w, flat_h]) - 0.5
+    warp = (to_distorted(flat) - np.array([x0, y0]) + 0.5) / np.array([w, h]) * 2 - 1
 
     bg, bg_lum = _background(h, w, rng)
     for _ in range(20):  # a text colour with enough contrast to the background
@@ -290,27 +330,35 @@ def render_word(word: str, rng: np.random.Generator, distortion: str = "none",
         img = cv2.GaussianBlur(img, (0, 0), sigmaX=rng.uniform(0.3, 1.2))
     noise_std = rng.uniform(0, 12)
     img = img + rng.normal(0, noise_std, img.shape).astype(np.float32)
-    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8), warp.astype(np.float32)
+
+
+def render_word(word: str, rng: np.random.Generator, distortion: str = "none",
+                fonts: Optional[Sequence[str]] = None, height_range: Tuple[int, int] = (20, 64)) -> np.ndarray:
+    """:func:`render_word_with_warp` without the warp: the crop ``(H, W, 3)`` uint8 RGB."""
+    return render_word_with_warp(word, rng, distortion, fonts, height_range)[0]
 
 
 def make_sample(seed: int, index: int, distortions: Sequence[str] = DISTORTIONS, word_source: str = "mixed",
-                fonts: Optional[Sequence[str]] = None) -> Tuple[np.ndarray, str, str]:
-    """Sample ``index`` of the set for ``seed``: ``(image (H, W, 3) uint8 RGB, word, distortion)``.
+                fonts: Optional[Sequence[str]] = None, with_warp: bool = False) -> tuple:
+    """Sample ``index`` of the set for ``seed``: ``(image (H, W, 3) uint8 RGB, word, distortion)``,
+    plus the ``(33, 2)`` warp of :func:`render_word_with_warp` last with ``with_warp``.
 
     Depends only on ``(seed, index)`` and the arguments.
     """
     rng = np.random.default_rng([int(seed), int(index)])
     word = sample_word(rng, word_source)
     distortion = distortions[rng.integers(len(distortions))]
-    return render_word(word, rng, distortion, fonts), word, distortion
+    img, warp = render_word_with_warp(word, rng, distortion, fonts)
+    return (img, word, distortion, warp) if with_warp else (img, word, distortion)
 
 
-def _write_one(args) -> Tuple[str, str, str]:
+def _write_one(args) -> dict:
     out_dir, split, seed, index, distortions, word_source, fonts = args
-    img, word, distortion = make_sample(seed, index, distortions, word_source, fonts)
+    img, word, distortion, warp = make_sample(seed, index, distortions, word_source, fonts, with_warp=True)
     rel = f"{split}/{index:06d}.png"
     cv2.imwrite(osp.join(out_dir, rel), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    return rel, word, distortion
+    return dict(img_path=rel, text=word, distortion=distortion, warp=np.round(warp, 4).tolist())
 
 
 def generate_synthetic_words(out_dir: str, num_samples: int, seed: int = 0, split: str = "train",
@@ -357,5 +405,5 @@ def generate_synthetic_words(out_dir: str, num_samples: int, seed: int = 0, spli
             items.append(_write_one(job))
             report(done)
     ann = osp.join(out_dir, f"textrecog_{split}.json")
-    write_textrecog_json(ann, [dict(img_path=rel, text=word, distortion=d) for rel, word, d in items])
+    write_textrecog_json(ann, items, warp_points=WARP_POINTS.tolist())
     return ann

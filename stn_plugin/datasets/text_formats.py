@@ -15,14 +15,16 @@ import os.path as osp
 from typing import Iterable, List, Sequence, Tuple
 
 
-def write_textrecog_json(path: str, items: Sequence[dict], dataset_type: str = "TextRecogDataset") -> None:
+def write_textrecog_json(path: str, items: Sequence[dict], dataset_type: str = "TextRecogDataset",
+                         **metainfo) -> None:
     """Write ``items = [dict(img_path=..., text=..., **extra)]`` as an mmocr textrecog
-    JSON file (extra keys stay in the ``data_list`` entry, beside ``instances``)."""
+    JSON file (extra keys stay in the ``data_list`` entry, beside ``instances``;
+    ``metainfo`` keys join the file's ``metainfo``)."""
     for i, it in enumerate(items):
         if "img_path" not in it or "text" not in it:
             raise KeyError(f"items[{i}] needs 'img_path' and 'text', got keys {sorted(it)}")
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    doc = dict(metainfo=dict(dataset_type=dataset_type, task_name="textrecog"),
+    doc = dict(metainfo=dict(dataset_type=dataset_type, task_name="textrecog", **metainfo),
                data_list=[dict(img_path=it["img_path"], instances=[dict(text=it["text"])],
                               **{k: v for k, v in it.items() if k not in ("img_path", "text")})
                          for it in items])

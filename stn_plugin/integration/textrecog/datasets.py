@@ -32,7 +32,9 @@ class TextRecogJSONDataset(BaseDataset):
         data_prefix: ``dict(img_path='...')``: folder the ``img_path`` entries are
             relative to.
 
-    Each data info becomes ``dict(img_path=..., text=...)``.
+    Each data info becomes ``dict(img_path=..., text=...)``, plus, for files written by
+    the synthetic generator, ``warp`` (where each of the metainfo's ``warp_points`` of
+    the rectified frame lies in the crop, normalised) and ``warp_points``.
     """
 
     METAINFO = METAINFO
@@ -49,6 +51,11 @@ class TextRecogJSONDataset(BaseDataset):
         info = {k: v for k, v in raw_data_info.items() if k != "instances"}
         info["img_path"] = osp.join(self.data_prefix.get("img_path", "") or "", raw_data_info["img_path"])
         info["text"] = str(instances[0]["text"])
+        if "warp" in info:  # written by the synthetic generator: see WARP_POINTS there
+            if "warp_points" not in self.metainfo:
+                raise KeyError(f"{self.ann_file}: entries carry 'warp' but the file's metainfo has no "
+                               "'warp_points' (the output-frame points the warp targets belong to)")
+            info["warp_points"] = self.metainfo["warp_points"]
         return info
 
 

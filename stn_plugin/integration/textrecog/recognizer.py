@@ -64,6 +64,12 @@ class CTCTextRecognizer(BaseModel):
             are added to the losses.
         decoding: ``'greedy'`` or ``'beam'`` (CTC prefix beam search), or
             ``dict(type='beam', beam_width=5)``.
+        warp_supervision: ``dict(weight=w)`` adds ``loss_warp``: ``w`` times the mean L1
+            distance (normalised input coordinates) between where the preprocessor's
+            transform sends the data samples' ``gt_warp.points`` and their
+            ``gt_warp.targets`` -- the synthetic generator's known warp, so the rectifier
+            learns to flatten text directly instead of only through the CTC loss.
+            Samples without ``gt_warp`` (real data) add nothing. Needs a preprocessor.
         in_channels: image channels (1 grey, 3 RGB).
         data_preprocessor: default ``ImgDataPreprocessor`` mapping [0, 255] to [-1, 1].
 
@@ -74,7 +80,8 @@ class CTCTextRecognizer(BaseModel):
 
     def __init__(self, dictionary=None, backbone: Optional[dict] = None, decoder: Optional[dict] = None,
                  preprocessor: Optional[dict] = None, decoding: Union[str, dict] = "greedy", in_channels: int = 3,
-                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+                 warp_supervision: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type="ImgDataPreprocessor", mean=[127.5] * in_channels,
                                      std=[127.5] * in_channels)
@@ -91,6 +98,15 @@ class CTCTextRecognizer(BaseModel):
             if cls is not None and "in_channels" in inspect.signature(cls).parameters:
                 cfg.setdefault("in_channels", self.in_channels)
             self.preprocessor = MODELS.build(cfg)
+
+        self.warp_weight = 0.0
+        if warp_supervision is not None:
+            unknown = set(warp_supervision) - {"weight"}
+            if unknown or "weight" not in warp_supervision:
+                raise KeyError(f"warp_supervision takes exactly dict(weight=...), got keys {sorted(warp_supervision)}")
+            if self.preprocessor is None:
+                raise ValueError("warp_supervision needs a preprocessor (a rectifier) to supervise")
+            self.warp_weight = float(warp_supervision["weight"])
 
         cfg = dict(backbone or dict(type="CRNNBackbone"))
         cfg.setdefault("type", "CRNNBackbone")
@@ -159,7 +175,20 @@ class CTCTextRecognizer(BaseModel):
         losses = dict(loss_ctc=loss)
         if transform is not None and hasattr(self.preprocessor, "regularization_losses"):
             losses.update(self.preprocessor.regularization_losses(transform))
+        if self.warp_weight and transform is not None:
+            losses["loss_warp"] = self.warp_weight * self.warp_loss(transform, data_samples)
         return losses
+
+    def warp_loss(self, transform: Transform, data_samples: Sequence[TextRecogDataSample]) -> Tensor:
+        """Mean L1 distance between ``transform.map_points(gt_warp.points)`` and
+        ``gt_warp.targets`` over the samples that have ``gt_warp`` (0 if none has)."""
+        idx = [i for i, s in enumerate(data_samples) if hasattr(s, "gt_warp")]
+        if not idx:
+            return torch.zeros((), device=transform.device)
+        points = torch.stack([data_samples[i].gt_warp.points for i in idx]).to(transform.device, transform.dtype)
+        targets = torch.stack([data_samples[i].gt_warp.targets for i in idx]).to(transform.device, transform.dtype)
+        mapped = transform.select(torch.tensor(idx, device=transform.device)).map_points(points)
+        return (mapped - targets).abs().mean()
 
     @torch.no_grad()
     def decode_logits(self, logits: Tensor) -> List[Tuple[str, float]]:

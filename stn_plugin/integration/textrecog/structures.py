@@ -11,6 +11,10 @@ class TextRecogDataSample(BaseDataElement):
     :class:`~mmengine.structures.LabelData` whose ``item`` is the string
     (``pred_text`` also carries ``score``). Metainfo: ``img_path``, ``ori_shape``
     ``(h, w)`` of the crop as loaded, ``img_shape`` ``(h, w)`` after resizing.
+
+    Optional ``gt_warp`` (synthetic data only): LabelData with ``points (P, 2)``, points
+    of the rectified output frame, and ``targets (P, 2)``, where they lie in the crop;
+    both normalised ``[-1, 1]`` (x, y), so any resize of the whole crop keeps them.
     """
 
     @property
@@ -36,3 +40,15 @@ class TextRecogDataSample(BaseDataElement):
     @pred_text.deleter
     def pred_text(self) -> None:
         del self._pred_text
+
+    @property
+    def gt_warp(self) -> LabelData:
+        return self._gt_warp
+
+    @gt_warp.setter
+    def gt_warp(self, value: LabelData) -> None:
+        self.set_field(value, "_gt_warp", dtype=LabelData)
+
+    @gt_warp.deleter
+    def gt_warp(self) -> None:
+        del self._gt_warp

@@ -64,6 +64,12 @@ class LoadTextCrop(BaseTransform):
         return f"{self.__class__.__name__}(color_type={self.color_type!r})"
 
 
+def _resized_width(src_h: int, src_w: int, scale: Tuple[int, int], keep_ratio: bool) -> int:
+    """Width the crop's content takes in the resized ``(h, w)`` input."""
+    h, w = scale
+    return w if not keep_ratio else max(1, min(w, round(src_w * h / src_h)))
+
+
 def resize_text_crop(img: np.ndarray, scale: Tuple[int, int], keep_ratio: bool = False,
                      pad_value: Optional[int] = None) -> np.ndarray:
     """Resize ``(H, W, C)`` to ``scale = (h, w)``.
@@ -74,7 +80,7 @@ def resize_text_crop(img: np.ndarray, scale: Tuple[int, int], keep_ratio: bool =
     """
     h, w = scale
     src_h, src_w = img.shape[:2]
-    new_w = w if not keep_ratio else max(1, min(w, round(src_w * h / src_h)))
+    new_w = _resized_width(src_h, src_w, scale, keep_ratio)
     interp = cv2.INTER_AREA if (new_w < src_w and h < src_h) else cv2.INTER_LINEAR
     out = cv2.resize(img, (new_w, h), interpolation=interp)
     if out.ndim == 2:
@@ -109,8 +115,15 @@ class ResizeTextCrop(BaseTransform):
     def transform(self, results: dict) -> dict:
         if "img" not in results:
             raise KeyError("ResizeTextCrop needs 'img' (put LoadTextCrop before it)")
+        src_h, src_w = results["img"].shape[:2]
         results["img"] = resize_text_crop(results["img"], self.scale, self.keep_ratio, self.pad_value)
         results["img_shape"] = results["img"].shape[:2]
+        if self.keep_ratio and "warp" in results:
+            # the crop now fills only the left new_w / w of the input: x shrinks toward -1
+            content = _resized_width(src_h, src_w, self.scale, True) / self.scale[1]
+            warp = np.asarray(results["warp"], np.float32).copy()
+            warp[:, 0] = (warp[:, 0] + 1) * content - 1
+            results["warp"] = warp
         return results
 
     def __repr__(self) -> str:
@@ -119,7 +132,8 @@ class ResizeTextCrop(BaseTransform):
 
 @TRANSFORMS.register_module()
 class PackTextRecogInputs(BaseTransform):
-    """-> ``dict(inputs=(C, h, w) uint8 tensor, data_samples=TextRecogDataSample)``."""
+    """-> ``dict(inputs=(C, h, w) uint8 tensor, data_samples=TextRecogDataSample)``
+    (with ``gt_warp`` where the data carries ``warp`` and ``warp_points``)."""
 
     def __init__(self, meta_keys: Sequence[str] = ("img_path", "ori_shape", "img_shape")) -> None:
         self.meta_keys = tuple(meta_keys)
@@ -129,4 +143,7 @@ class PackTextRecogInputs(BaseTransform):
         sample = TextRecogDataSample()
         sample.gt_text = LabelData(item=str(results.get("text", "")))
         sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
+        if "warp" in results and "warp_points" in results:
+            sample.gt_warp = LabelData(points=torch.as_tensor(np.asarray(results["warp_points"], np.float32)),
+                                       targets=torch.as_tensor(np.asarray(results["warp"], np.float32)))
         return dict(inputs=torch.from_numpy(img), data_samples=sample)
