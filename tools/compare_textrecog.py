@@ -146,6 +146,8 @@ def tesseract_comparison(results: dict, data_dir: str, num: int, models) -> dict
         model, cfg = load_recognizer(results[name]["config"], results[name]["checkpoint"])
         same_size, _, _ = rectify_crops(model, crops, model_input_size(cfg), out_size="crop")
         out[f"rectified_by_{name}"] = text_recognition_scores(run_tesseract(same_size), gts)
+        own_size, _, _ = rectify_crops(model, crops, model_input_size(cfg), out_size="text")
+        out[f"rectified_by_{name}_text_size"] = text_recognition_scores(run_tesseract(own_size), gts)
         rectified, _, _ = rectify_crops(model, crops, model_input_size(cfg), out_size=(64, 200))
         out[f"rectified_by_{name}_64x200"] = text_recognition_scores(run_tesseract(rectified), gts)
         sample_dir = osp.join(osp.dirname(results[name]["checkpoint"]), "rectified_samples")

@@ -43,6 +43,9 @@ def parse_args(argv=None):
     p.add_argument("--no-figures", action="store_true")
     p.add_argument("--ocr", choices=["none", "tesseract"], default="none")
     p.add_argument("--tesseract-cmd", default="tesseract")
+    p.add_argument("--ocr-size", choices=["crop", "text"], default="text",
+                   help="size of the rectified crops Tesseract reads: 'text' (default) the sampled region's own "
+                        "height and length, so a flattened word keeps its proportions; 'crop' the raw crop's size")
     p.add_argument("--threads", type=int, default=None, help="torch threads")
     return p.parse_args(argv)
 
@@ -110,10 +113,12 @@ def main(argv=None):
     labels = read_labels(args.labels) if args.labels else {}
     tess_raw = tess_rect = None
     if args.ocr == "tesseract":
-        # Tesseract reads each rectified crop at its raw crop's size, so the geometry is the only difference
-        same_size = rectify_crops(model, crops, input_size, "crop")[0] if model.preprocessor is not None else crops
+        # Tesseract reads the raw crops as they are and the rectified ones at --ocr-size, both
+        # at the text's own pixel scale
+        for_ocr = (rectify_crops(model, crops, input_size, args.ocr_size)[0] if model.preprocessor is not None
+                   else crops)
         tess_raw = run_tesseract(crops, cmd=args.tesseract_cmd)
-        tess_rect = run_tesseract(same_size, cmd=args.tesseract_cmd)
+        tess_rect = run_tesseract(for_ocr, cmd=args.tesseract_cmd)
 
     for sub in ("rectified",) + (() if args.no_figures else ("figures",)):
         os.makedirs(osp.join(args.out_dir, sub), exist_ok=True)

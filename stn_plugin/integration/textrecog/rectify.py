@@ -8,6 +8,8 @@ from the full-resolution crop, not upsampled from 32x100.
 """
 from __future__ import annotations
 
+import math
+
 import os.path as osp
 import shutil
 import subprocess
@@ -58,6 +60,23 @@ def model_input_size(cfg) -> Tuple[int, int]:
 
 
 @torch.no_grad()
+def text_frame_size(transform: Transform, crop_size: Sequence[int], min_side: int = 8,
+                    samples: int = 33) -> Tuple[int, int]:
+    """``(h, w)`` in pixels of the region a one-crop ``transform`` samples from a crop of
+    ``crop_size = (H, W)``: ``h`` is the mean distance between where the output frame's
+    top and bottom edges land, ``w`` the length of where its centre line lands -- the
+    size at which the rectified word keeps its proportions and its pixel scale."""
+    u = torch.linspace(-1, 1, samples, dtype=torch.float64)
+    lines = torch.stack([torch.stack([u, torch.full_like(u, v)], -1) for v in (-1.0, 0.0, 1.0)])
+    pts = transform.map_points(lines.reshape(1, -1, 2).to(transform.dtype)).double().reshape(3, samples, 2)
+    pix = normalized_to_pixel(pts, crop_size)
+    height = (pix[2] - pix[0]).norm(dim=-1).mean().item()
+    length = (pix[1, 1:] - pix[1, :-1]).norm(dim=-1).sum().item()
+    if not (math.isfinite(height) and math.isfinite(length)):
+        raise ValueError("the transform maps the output frame to non-finite points")
+    return max(min_side, round(height)), max(min_side, round(length))
+
+
 def rectify_crops(model, crops: Sequence[np.ndarray], input_size: Sequence[int],
                   out_size: Union[None, str, Sequence[int]] = None, batch_size: int = 64
                   ) -> Tuple[List[np.ndarray], List[Optional[Transform]], List[Tuple[str, float]]]:
@@ -66,8 +85,9 @@ def rectify_crops(model, crops: Sequence[np.ndarray], input_size: Sequence[int],
     Each crop is resized to ``input_size`` (as in the test pipeline) for the model,
     whose preprocessor predicts the transform; the transform then resamples the
     *original* crop to ``out_size``: ``(h, w)``, ``'crop'`` (each crop's own size, so
-    only the geometry changes) or None (the preprocessor's output aspect at the
-    crop's height). Returns rectified crops (uint8, same channels), the
+    only the geometry changes), ``'text'`` (the sampled region's own height and length
+    in crop pixels, :func:`text_frame_size`: a flattened word keeps its proportions)
+    or None (the preprocessor's output aspect at the crop's height). Returns rectified crops (uint8, same channels), the
     per-crop transforms (None without a preprocessor) and the recognizer's
     ``(text, score)`` per crop.
     """
@@ -88,10 +108,12 @@ def rectify_crops(model, crops: Sequence[np.ndarray], input_size: Sequence[int],
             if out_size is None:
                 pre_h, pre_w = model.preprocessor.out_size or tuple(input_size)
                 size = (crop.shape[0], max(1, round(crop.shape[0] * pre_w / pre_h)))
-            elif isinstance(out_size, str):
-                if out_size != "crop":
-                    raise ValueError(f"out_size: expected (h, w), 'crop' or None, got {out_size!r}")
+            elif out_size == "crop":
                 size = tuple(crop.shape[:2])
+            elif out_size == "text":
+                size = text_frame_size(t, crop.shape[:2])
+            elif isinstance(out_size, str):
+                raise ValueError(f"out_size: expected (h, w), 'crop', 'text' or None, got {out_size!r}")
             else:
                 size = tuple(out_size)
             src = torch.from_numpy(crop.transpose(2, 0, 1).astype(np.float32))[None]
