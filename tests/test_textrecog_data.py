@@ -182,6 +182,9 @@ def test_rectify_crops_of_any_size_and_draw():
     assert [r.shape for r in same] == [c.shape for c in crops]
     diff = np.abs(same[1].astype(int) - crops[1].astype(int))
     assert diff.mean() < 3 and np.median(diff) == 0
+    # 'text': the sampled region's own size, which for a fresh (identity) rectifier is the crop's
+    own, _, _ = rectify_crops(model, crops, (32, 100), out_size="text")
+    assert [r.shape for r in own] == [c.shape for c in crops]
     with pytest.raises(ValueError, match="out_size"):
         rectify_crops(model, crops[:1], (32, 100), out_size="model")
     fig = draw_rectification(crops[0], rectified[0], transforms[0], caption="x")

@@ -9,7 +9,6 @@ from the full-resolution crop, not upsampled from 32x100.
 from __future__ import annotations
 
 import math
-
 import os.path as osp
 import shutil
 import subprocess
@@ -77,6 +76,7 @@ def text_frame_size(transform: Transform, crop_size: Sequence[int], min_side: in
     return max(min_side, round(height)), max(min_side, round(length))
 
 
+@torch.no_grad()
 def rectify_crops(model, crops: Sequence[np.ndarray], input_size: Sequence[int],
                   out_size: Union[None, str, Sequence[int]] = None, batch_size: int = 64
                   ) -> Tuple[List[np.ndarray], List[Optional[Transform]], List[Tuple[str, float]]]:
@@ -87,8 +87,8 @@ def rectify_crops(model, crops: Sequence[np.ndarray], input_size: Sequence[int],
     *original* crop to ``out_size``: ``(h, w)``, ``'crop'`` (each crop's own size, so
     only the geometry changes), ``'text'`` (the sampled region's own height and length
     in crop pixels, :func:`text_frame_size`: a flattened word keeps its proportions)
-    or None (the preprocessor's output aspect at the crop's height). Returns rectified crops (uint8, same channels), the
-    per-crop transforms (None without a preprocessor) and the recognizer's
+    or None (the preprocessor's output aspect at the crop's height). Returns rectified
+    crops (uint8, same channels), the per-crop transforms (None without a preprocessor) and the recognizer's
     ``(text, score)`` per crop.
     """
     rectified, transforms, texts = [], [], []
