@@ -2,7 +2,7 @@
 # Adam 2e-3, 100 warm-up iterations, constant, linear decay over the last 20%,
 # gradient clipping. A cosine decay from 1e-3 over 2000 iterations did not leave the
 # CTC plateau on the synthetic words.
-max_iters = 10000
+max_iters = 9000
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=2e-3), clip_grad=dict(max_norm=5.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
