@@ -109,7 +109,7 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     """Test; returns the metrics dict (e.g. ``{'mnist/error': ...}``)."""
     args = parse_args(argv)
-    from stn_plugin.integration.runner_setup import adapt_distributed_to_cpu, tool_setup
+    from stn_plugin.integration.runner_setup import adapt_distributed_to_cpu, close_process_group, tool_setup
 
     with tool_setup():
         cfg = build_config(args)
@@ -119,7 +119,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
         from mmdet.evaluation import DumpDetResults
 
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
-    return runner.test()
+    metrics = runner.test()
+    close_process_group()
+    return metrics
 
 
 if __name__ == "__main__":

@@ -88,12 +88,13 @@ def build_runner(cfg: Config) -> Runner:
 def main(argv: Optional[Sequence[str]] = None) -> Runner:
     """Train; returns the runner (its ``message_hub`` holds the final validation metrics)."""
     args = parse_args(argv)
-    from stn_plugin.integration.runner_setup import tool_setup
+    from stn_plugin.integration.runner_setup import close_process_group, tool_setup
 
     with tool_setup():
         cfg = build_config(args)
         runner = build_runner(cfg)
     runner.train()
+    close_process_group()
     return runner
 
 

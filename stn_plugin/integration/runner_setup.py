@@ -66,6 +66,16 @@ def tool_setup() -> Iterator[None]:
         sys.exit(f"error: {err.args[0] if err.args else err}")
 
 
+def close_process_group() -> None:
+    """Close the distributed process group, if any, once a tool's work is done.
+
+    Left to interpreter shutdown, a gloo process group can abort a rank there
+    ("terminate called without an active exception") after all the work is done,
+    turning a finished run into a failed one."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 def check_amp_available() -> None:
     """Raise :class:`LauncherError` when ``--amp`` cannot work (no CUDA device)."""
     if not torch.cuda.is_available():
