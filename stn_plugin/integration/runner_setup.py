@@ -71,8 +71,10 @@ def close_process_group() -> None:
 
     Left to interpreter shutdown, a gloo process group can abort a rank there
     ("terminate called without an active exception") after all the work is done,
-    turning a finished run into a failed one."""
+    turning a finished run into a failed one; the barrier first keeps a rank that
+    finished early from tearing down while another still talks to it."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()  # no rank tears down while another still talks to it
         torch.distributed.destroy_process_group()
 
 
