@@ -74,7 +74,7 @@ def close_process_group() -> None:
     turning a finished run into a failed one; the barrier first keeps a rank that
     finished early from tearing down while another still talks to it."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()  # no rank tears down while another still talks to it
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 

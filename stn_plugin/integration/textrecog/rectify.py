@@ -65,12 +65,11 @@ def text_frame_size(transform: Transform, crop_size: Sequence[int], min_side: in
     ``crop_size = (H, W)``: ``h`` is the mean distance between where the output frame's
     top and bottom edges land, ``w`` the length of where its centre line lands -- the
     size at which the rectified word keeps its proportions and its pixel scale."""
-    u = torch.linspace(-1, 1, samples, dtype=torch.float64)
-    lines = torch.stack([torch.stack([u, torch.full_like(u, v)], -1) for v in (-1.0, 0.0, 1.0)])
-    pts = transform.map_points(lines.reshape(1, -1, 2).to(transform.dtype)).double().reshape(3, samples, 2)
-    pix = normalized_to_pixel(pts, crop_size)
-    height = (pix[2] - pix[0]).norm(dim=-1).mean().item()
-    length = (pix[1, 1:] - pix[1, :-1]).norm(dim=-1).sum().item()
+    # transform_outline's lines alternate horizontal / vertical: with 3 of each, the
+    # horizontal ones are the top edge, the centre line and the bottom edge
+    top, centre, bottom = transform_outline(transform, crop_size, lines=3, per_line=samples)[0::2]
+    height = float(np.linalg.norm(bottom - top, axis=-1).mean())
+    length = float(np.linalg.norm(np.diff(centre, axis=0), axis=-1).sum())
     if not (math.isfinite(height) and math.isfinite(length)):
         raise ValueError("the transform maps the output frame to non-finite points")
     return max(min_side, round(height)), max(min_side, round(length))
@@ -88,8 +87,8 @@ def rectify_crops(model, crops: Sequence[np.ndarray], input_size: Sequence[int],
     only the geometry changes), ``'text'`` (the sampled region's own height and length
     in crop pixels, :func:`text_frame_size`: a flattened word keeps its proportions)
     or None (the preprocessor's output aspect at the crop's height). Returns rectified
-    crops (uint8, same channels), the per-crop transforms (None without a preprocessor) and the recognizer's
-    ``(text, score)`` per crop.
+    crops (uint8, same channels), the per-crop transforms (None without a preprocessor)
+    and the recognizer's ``(text, score)`` per crop.
     """
     rectified, transforms, texts = [], [], []
     for start in range(0, len(crops), batch_size):
