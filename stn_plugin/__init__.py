@@ -2,25 +2,31 @@
 
 Layers (imports point downward only)::
 
-    stn_plugin.integration   registration into mmdet/mmengine registries, datasets, hooks
-    stn_plugin.modules       plain nn.Modules: localization nets, SpatialTransformer, ...
-    stn_plugin.ops           differentiable sampling (pure torch + Triton kernels)
-    stn_plugin.geometry      coordinate contract, transform families, TPS
+    stn_plugin.detection, .textrecog,   task packages: each registers its own modules
+    .classification, .cli               into mmdet's registries and holds its
+                                        application code (data, tools' logic)
+    stn_plugin.modules                  plain nn.Modules: localization nets,
+                                        SpatialTransformer, RoIRectifier, losses
+    stn_plugin.ops                      differentiable sampling (torch path + Triton kernels)
+    stn_plugin.geometry                 coordinate contract, transform families, TPS
 
-``geometry`` and ``ops`` never import the OpenMMLab stack. When mmengine is
-installed, importing ``stn_plugin`` makes mmengine checkpoints loadable under
-torch's ``weights_only=True`` default (see :mod:`stn_plugin.compat`); when mmdet is
-installed it also registers the plugin's modules, so a config only needs
-``custom_imports = dict(imports=['stn_plugin'], allow_failed_imports=False)``.
+``geometry``, ``ops`` and ``modules`` never import the OpenMMLab stack, and importing
+them does not import it either. Registration into mmdet happens by
+:func:`register_all_modules` -- called here when mmengine is already imported, as it
+is whenever a config says ``custom_imports = dict(imports=['stn_plugin'], ...)``.
+A program that imported ``stn_plugin`` before mmengine calls it itself.
 """
-from importlib.util import find_spec as _find_spec
+import sys as _sys
 
 __version__ = "0.1.0"
 
-if _find_spec("mmengine") is not None:
-    from .compat import enable_safe_checkpoint_loading as _enable_safe_loading
 
-    _enable_safe_loading()
+def register_all_modules() -> None:
+    """Register stn_plugin's modules into mmdet's registries (see :mod:`stn_plugin.registration`)."""
+    from .registration import register_all_modules as _register
 
-if _find_spec("mmdet") is not None:
-    from . import integration  # noqa: F401  (registers modules into mmdet's registries)
+    _register()
+
+
+if "mmengine" in _sys.modules:
+    register_all_modules()

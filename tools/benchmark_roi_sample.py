@@ -39,18 +39,15 @@ import ctypes
 import gc
 import math
 import os
-import sys
 import time
 from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from stn_plugin.geometry.coords import feature_index_to_normalized  # noqa: E402
-from stn_plugin.ops import roi_sample  # noqa: E402
-from stn_plugin.ops.roi_sample_torch import roi_sample_index_points  # noqa: E402
+from stn_plugin.geometry.coords import feature_index_to_normalized
+from stn_plugin.ops import roi_sample
+from stn_plugin.ops.roi_sample_torch import roi_sample_index_points
 
 STRIDES = (4, 8, 16, 32)
 FINEST_SCALE = 56

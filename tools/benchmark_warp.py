@@ -16,7 +16,6 @@ import statistics
 import time
 
 import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -55,7 +54,6 @@ def main() -> None:
     x = torch.randn(n, c, s, s, device=dev)
     fam = build_family("affine")
     raw = (fam.identity_params(device=dev) + 0.1 * torch.randn(n, 6, device=dev))
-    theta = fam.to_matrix(raw)[:, :2].contiguous()
 
     def ours(backward: bool):
         xi = x.detach().requires_grad_(backward)

@@ -32,7 +32,6 @@ import time
 from mmengine.config import Config, DictAction  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 MODELS = ("crnn", "crnn-tps", "crnn-tps-warp", "crnn-affine", "crnn-projective")
 TRAIN_DISTORTIONS = ("none", "rotate", "perspective", "curve", "arc")
@@ -125,9 +124,9 @@ def tesseract_comparison(results: dict, data_dir: str, num: int, models) -> dict
     import cv2
     import numpy as np
     import torch
-    from stn_plugin.datasets.text_formats import read_textrecog_json
-    from stn_plugin.integration.textrecog.metrics import text_recognition_scores
-    from stn_plugin.integration.textrecog.rectify import (load_recognizer, model_input_size, rectify_crops,
+    from stn_plugin.textrecog.text_formats import read_textrecog_json
+    from stn_plugin.textrecog.metrics import text_recognition_scores
+    from stn_plugin.textrecog.rectify import (load_recognizer, model_input_size, rectify_crops,
                                                           run_tesseract, tesseract_available, TESSERACT_HELP)
     if not tesseract_available():
         print(f"[compare] skipping Tesseract: {TESSERACT_HELP}", flush=True)
@@ -197,7 +196,7 @@ def main(argv=None):
     data_dir = osp.abspath(args.data_dir or osp.join(work_dir, "data"))
     os.makedirs(work_dir, exist_ok=True)
 
-    from stn_plugin.datasets.synthetic_words import generate_synthetic_words
+    from stn_plugin.textrecog.synthetic_words import generate_synthetic_words
     if not osp.isfile(osp.join(data_dir, "textrecog_train.json")):
         generate_synthetic_words(data_dir, args.num_train, args.seed, "train", TRAIN_DISTORTIONS,
                                  workers=args.gen_workers)

@@ -15,13 +15,11 @@ the longer schedule of ``tools/digit_scenes_benchmark.py`` (``--iters 1500``).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools"))
 DEFAULT_ITERS = 600
 
 
@@ -37,7 +35,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None):
     args = parse_args(argv)
-    import digit_scenes_benchmark as bench
+    from stn_plugin.detection import benchmark as bench
 
     t0 = time.perf_counter()
     print(f"main job: digit-scenes detection, Faster R-CNN baseline vs affine RoI rectifier, {args.iters} "

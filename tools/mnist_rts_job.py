@@ -9,8 +9,7 @@ Runner, tests both on the held-out digits and prints the table of test errors
 (next to the paper's) and where the figure of rectified digits is. Sized to finish
 within 10 minutes on 2 CPU cores, data generation included (87 s measured on an idle
 2-core machine, 450 iterations per model); everything lands in a
-new timestamped folder under ``--work-dir``. (It was the project's first main job;
-``make demo`` now runs the detection main job, ``tools/main_job.py``.)
+new timestamped folder under ``--work-dir``.
 """
 from __future__ import annotations
 
@@ -38,16 +37,16 @@ def main(argv: Optional[Sequence[str]] = None):
     args = parse_args(argv)
     t0 = time.perf_counter()
     import stn_plugin  # noqa: F401  (registers the datasets, models, metric, hooks)
-    from stn_plugin.integration.mnist.experiment import run_experiment
+    from stn_plugin.classification.experiment import run_experiment
 
     out_dir = Path(args.work_dir) / time.strftime("%Y%m%d_%H%M%S")
     if out_dir.exists():
         sys.exit(f"error: {out_dir} already exists; not overwriting it")
-    print("main job: distorted MNIST RTS (rotated +-45 deg, scaled 0.7-1.2, placed in 42x42), "
+    print("mnist RTS job: distorted MNIST RTS (rotated +-45 deg, scaled 0.7-1.2, placed in 42x42), "
           f"CNN vs ST-CNN (affine), {args.max_iters} iterations each -> {out_dir}", flush=True)
     result = run_experiment(["RTS"], ["cnn", "st-cnn-affine"], out_dir, args.max_iters, REPO / "configs" / "mnist",
                             num_train=40000, num_test=5000, log_interval=args.log_interval,
-                            title="Main job: distorted MNIST RTS",
+                            title="Distorted MNIST RTS job",
                             log=lambda s: print(s, flush=True))
     errors = {r.model: r.error for r in result.results}
     print()

@@ -25,7 +25,6 @@ import os.path as osp
 import sys
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -75,8 +74,8 @@ def main(argv=None):
     import torch
     if args.threads:
         torch.set_num_threads(args.threads)
-    from stn_plugin.integration.textrecog.metrics import text_recognition_scores
-    from stn_plugin.integration.textrecog.rectify import (TESSERACT_HELP, draw_rectification, load_recognizer,
+    from stn_plugin.textrecog.metrics import text_recognition_scores
+    from stn_plugin.textrecog.rectify import (TESSERACT_HELP, draw_rectification, load_recognizer,
                                                           model_input_size, rectify_crops, run_tesseract,
                                                           tesseract_available)
     if args.ocr == "tesseract" and not tesseract_available(args.tesseract_cmd):

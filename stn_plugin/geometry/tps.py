@@ -92,7 +92,6 @@ class ThinPlateSpline:
         """
         pts = points.to(torch.float64)
         c = self._const("target_points", pts.device)
-        k = self.num_points
         lifted = torch.cat([tps_kernel(pts, c), torch.ones_like(pts[..., :1]), pts], -1)
         return lifted @ self._const("_system_inverse", pts.device)
 

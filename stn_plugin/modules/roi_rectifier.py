@@ -1,7 +1,7 @@
 """RoI-level rectification: predict a per-RoI transform and sample the RoI through it.
 
 :class:`RoIRectifier` is the plain-module core of the detection rectifiers
-(:mod:`stn_plugin.integration.roi_rectifiers` wraps it as a drop-in replacement of
+(:mod:`stn_plugin.detection.roi_rectifiers` wraps it as a drop-in replacement of
 mmdet's ``SingleRoIExtractor``). For one feature map at ``spatial_scale = 1/stride``:
 
 1. a cheap pooled view of each (optionally context-enlarged) RoI,

@@ -96,7 +96,6 @@ def roi_sample_torch(features: Tensor, rois: Tensor, transform: Optional[Tensor]
     b, c, fh, fw = features.shape
     h, w = out_size
     s = sampling_ratio
-    n = rois.shape[0]
     cdtype = features.dtype if features.dtype in (torch.float32, torch.float64) else torch.float32
     feats = features.to(cdtype)
 

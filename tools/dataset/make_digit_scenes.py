@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Write the digit-scenes detection benchmark (COCO format) -- see
-:mod:`stn_plugin.datasets.digit_scenes`.
+:mod:`stn_plugin.detection.digit_scenes`.
 
     python tools/dataset/make_digit_scenes.py data/digit_scenes [--num-train 800] [--num-val 200]
         [--seed 0] [--source embedded|<MNIST IDX dir>] [--overwrite]
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from stn_plugin.datasets.digit_scenes import generate_digit_scenes
+from stn_plugin.detection.digit_scenes import generate_digit_scenes
 
 
 def main(argv=None) -> None:

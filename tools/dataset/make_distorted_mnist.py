@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from stn_plugin.datasets.distorted_mnist import SPLITS, VARIANTS, generate_distorted_mnist
+from stn_plugin.classification.distorted_mnist import SPLITS, VARIANTS, generate_distorted_mnist
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -58,7 +58,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Path]:
             print(f"\r  {_v:>3} {_s:<5} {done:>6}/{total} ({100 * done / total:5.1f}%)", end="", flush=True)
 
         if num is None and split == "test":
-            from stn_plugin.datasets.distorted_mnist import load_mnist_source
+            from stn_plugin.classification.distorted_mnist import load_mnist_source
 
             num = 5 * len(load_mnist_source(args.source, "test"))
         data = generate_distorted_mnist(variant, split, args.source, num, args.seed, progress=progress)

@@ -7,15 +7,11 @@
 
 writes ``<out>/<split>/000000.png ...`` and ``<out>/textrecog_<split>.json``; the
 same seed gives the same files (whatever ``--workers``). Logic:
-:mod:`stn_plugin.datasets.synthetic_words`.
+:mod:`stn_plugin.textrecog.synthetic_words`.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from stn_plugin.datasets.synthetic_words import DISTORTIONS, WORD_SOURCES, generate_synthetic_words  # noqa: E402
+from stn_plugin.textrecog.synthetic_words import DISTORTIONS, WORD_SOURCES, generate_synthetic_words
 
 
 def parse_args(argv=None):

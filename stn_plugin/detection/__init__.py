@@ -1,0 +1,23 @@
+"""Detection: RoI rectifiers in two-stage detectors, registered into mmdet's registries.
+
+Importing this package registers (and the core modules, see
+:func:`stn_plugin.registration.register_core_modules`):
+
+* ``MODELS``: :class:`AffineRoIRectifier`, :class:`TPSRoIRectifier` (drop-in
+  replacements of ``SingleRoIExtractor``), :class:`RectifyingRoIHead`,
+  :class:`RectifyingCascadeRoIHead`;
+* ``HOOKS``: :class:`RectifierStatsHook`, :class:`RectifierVisualizationHook`.
+
+:mod:`.digit_scenes` generates the digit-scenes benchmark (COCO format);
+:mod:`.benchmark` trains and compares detector variants on it.
+"""
+from ..registration import register_core_modules
+
+register_core_modules()
+
+from .hooks import RectifierStatsHook, RectifierVisualizationHook  # noqa: E402
+from .roi_heads import RectifyingCascadeRoIHead, RectifyingRoIHead  # noqa: E402
+from .roi_rectifiers import AffineRoIRectifier, TPSRoIRectifier  # noqa: E402
+
+__all__ = ["AffineRoIRectifier", "TPSRoIRectifier", "RectifyingRoIHead", "RectifyingCascadeRoIHead",
+           "RectifierStatsHook", "RectifierVisualizationHook"]

@@ -1,0 +1,238 @@
+"""Embedded detection benchmark: Faster R-CNN with and without RoI rectifiers on digit scenes.
+
+Generates the digit-scenes data (COCO format, rotated / scaled / perspective MNIST
+digits on cluttered canvases) unless it is already there, trains each variant with
+the plugin's train tool (:mod:`stn_plugin.cli.train`) for the same number of iterations and the same seed,
+evaluates it with mmdet's COCO metric, and prints a table (bbox mAP, mAP@0.5, seconds
+per iteration). The rectifier's drawings (sampled RoIs and rectified crops) land in
+each variant's work dir and are copied to ``<out>/vis/<variant>/``.
+
+    python tools/digit_scenes_benchmark.py [--iters 1500] [--variants baseline affine tps]
+        [--parallel] [--train-seed 0] [--num-test 2000] [--data data/digit_scenes]
+        [--out work_dirs/digit_scenes_benchmark]
+
+``--num-test N`` also tests every variant's final checkpoint with ``tools/test.py`` on N
+separate scenes (drawn from the held-out digits with the next generation seed, in
+``--test-data``): the 200 val scenes alone leave a few points of mAP to chance.
+
+``--parallel`` trains the variants at the same time, one process each with
+``--threads`` torch threads (on a 2-core machine two one-thread processes finish
+sooner than two two-thread runs in a row). Each run writes into a new timestamped
+folder under ``<out>/<variant>``; nothing a previous run wrote is deleted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from ..cli.paths import config_path
+
+CONFIGS = {
+    "baseline": "digits/faster-rcnn_r18_fpn_digit-scenes_baseline.py",
+    "affine": "digits/faster-rcnn_r18_fpn_digit-scenes_affine-rectifier.py",
+    "tps": "digits/faster-rcnn_r18_fpn_digit-scenes_tps-rectifier.py",
+}
+
+
+
+def ensure_data(data: Path, num_train: int, num_val: int, seed: int) -> None:
+    """Generate the scenes into ``data`` unless the same data (sizes and seed) is there."""
+    notes = data / "annotations"
+    if (notes / "train.json").exists() and (notes / "val.json").exists():
+        train, val = (json.loads((notes / f"{s}.json").read_text()) for s in ("train", "val"))
+        found = (len(train["images"]), len(val["images"]), train.get("info", {}).get("seed"))
+        if found == (num_train, num_val, seed):
+            print(f"[benchmark] using the existing data in {data}", flush=True)
+            return
+        raise SystemExit(f"[benchmark] {data} holds other data ({found[0]} train / {found[1]} val images, seed "
+                         f"{found[2]}; wanted {num_train} / {num_val}, seed {seed}); give another folder or "
+                         "remove it yourself")
+    from stn_plugin.detection.digit_scenes import generate_digit_scenes
+    try:
+        generate_digit_scenes(data, num_train, num_val, seed)
+    except FileExistsError as err:
+        raise SystemExit(f"[benchmark] {err}") from None
+
+
+def train_command(name: str, data: Path, work: Path, iters: int, batch_size: int, train_seed: int) -> List[str]:
+    ds = str(data.resolve()) + "/"
+    return [sys.executable, "-m", "stn_plugin.cli.train", str(config_path(CONFIGS[name])), "--work-dir", str(work),
+            "--cfg-options", f"train_dataloader.dataset.data_root={ds}", f"val_dataloader.dataset.data_root={ds}",
+            f"test_dataloader.dataset.data_root={ds}", f"val_evaluator.ann_file={ds}annotations/val.json",
+            f"test_evaluator.ann_file={ds}annotations/val.json", f"train_cfg.max_iters={iters}",
+            f"train_cfg.val_interval={iters}", f"default_hooks.checkpoint.interval={iters}",
+            f"param_scheduler.1.end={iters}", f"param_scheduler.1.milestones=[{int(iters * 0.75)},{int(iters * 0.9)}]",
+            f"train_dataloader.batch_size={batch_size}", f"randomness.seed={train_seed}"]
+
+
+def test_command(name: str, checkpoint: Path, test_data: Path, work: Path) -> List[str]:
+    ds = str(test_data.resolve()) + "/"
+    return [sys.executable, "-m", "stn_plugin.cli.test", str(config_path(CONFIGS[name])), str(checkpoint),
+            "--work-dir", str(work), "--cfg-options", f"test_dataloader.dataset.data_root={ds}",
+            "test_dataloader.dataset.ann_file=annotations/val.json", f"test_evaluator.ann_file={ds}annotations/val.json"]
+
+
+class VariantRun:
+    """One variant's training process; forwards its progress lines, then reads its results."""
+
+    def __init__(self, name: str, data: Path, out: Path, iters: int, batch_size: int, train_seed: int,
+                 threads: Optional[int], test_data: Optional[Path] = None):
+        self.name, self.out, self.work, self.iters, self.test_data = name, out, out / name, iters, test_data
+        self.before = set(self.work.glob("2*")) if self.work.exists() else set()
+        self.env = dict(os.environ)
+        if threads:
+            self.env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        print(f"[benchmark] training {name} for {iters} iterations -> {self.work}", flush=True)
+        self.t0 = time.time()
+        self.proc = subprocess.Popen(train_command(name, data, self.work, iters, batch_size, train_seed),
+                                     env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.tail: List[str] = []
+        self.reader = threading.Thread(target=self._forward, daemon=True)
+        self.reader.start()
+
+    def _forward(self) -> None:
+        for line in self.proc.stdout:
+            self.tail = (self.tail + [line.rstrip()])[-30:]
+            if "Iter(" in line or "bbox_mAP_copypaste" in line or "collapsing" in line:
+                print(f"  [{self.name}] {line.strip()[:170]}", flush=True)
+
+    def result(self) -> dict:
+        code = self.proc.wait()
+        self.reader.join()
+        wall = time.time() - self.t0
+        if code != 0:
+            print("\n".join(self.tail), file=sys.stderr)
+            raise SystemExit(f"[benchmark] training {self.name} failed (exit {code}); its log is in {self.work}")
+        run_dir = sorted(set(self.work.glob("2*")) - self.before)[-1]
+        row = dict(read_run(run_dir, self.out / "vis" / self.name), variant=self.name, wall=wall)
+        if self.test_data is not None:
+            row.update(self.test())
+        return row
+
+    def test(self) -> dict:
+        """The final checkpoint on the separate test scenes, through tools/test.py."""
+        work = self.work / "test"
+        before = set(work.glob("2*")) if work.exists() else set()
+        print(f"[benchmark] testing {self.name} on {self.test_data}", flush=True)
+        proc = subprocess.run(test_command(self.name, self.work / f"iter_{self.iters}.pth", self.test_data, work),
+                              env=self.env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print((proc.stdout + proc.stderr)[-3000:], file=sys.stderr)
+            raise SystemExit(f"[benchmark] testing {self.name} failed (exit {proc.returncode}); log in {work}")
+        run_dir = sorted(set(work.glob("2*")) - before)[-1]
+        scores = json.loads((run_dir / f"{run_dir.name}.json").read_text())
+        return dict(test_mAP=scores.get("coco/bbox_mAP", 0.0), test_mAP50=scores.get("coco/bbox_mAP_50", 0.0))
+
+
+def read_run(run_dir: Path, vis: Path) -> dict:
+    """Scores, median training seconds per iteration and the rectifier's last statistics of
+    one mmengine run folder; its visualizations are copied into ``vis``."""
+    records = [json.loads(line) for line in (run_dir / "vis_data" / "scalars.json").read_text().splitlines()]
+    train_times = [r["time"] for r in records if "loss" in r and "time" in r]
+    evaluated = [r for r in records if "coco/bbox_mAP" in r]
+    # mmdet's CocoMetric returns no scores when a model detects nothing at all: that is an mAP of 0
+    metrics = evaluated[-1] if evaluated else {"coco/bbox_mAP": 0.0, "coco/bbox_mAP_50": 0.0}
+    if not evaluated:
+        print(f"[benchmark] {run_dir} has no COCO scores (no detections on the val set): bbox mAP 0", flush=True)
+    # the RectifierStatsHook's last statistics (logged as stn/<extractor>/<statistic>), if any
+    stn = {k.split("/", 2)[2]: v for r in records for k, v in r.items() if k.startswith("stn/")}
+    images = sorted(run_dir.rglob("vis_image/*.png"))
+    if images:
+        vis.mkdir(parents=True, exist_ok=True)
+        for img in images:
+            shutil.copy(img, vis / img.name)
+    return dict(mAP=metrics["coco/bbox_mAP"], mAP50=metrics["coco/bbox_mAP_50"], stn=stn,
+                s_per_iter=statistics.median(train_times) if train_times else float("nan"),
+                run_dir=str(run_dir), vis=str(vis) if images else "-")
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    test = all("test_mAP" in r for r in rows)
+    lines = ["| variant | val bbox mAP | val mAP@0.5 | " + ("test bbox mAP | test mAP@0.5 | " if test else "")
+             + "s / iter (median) | train + val wall (s) |",
+             "|---|---|---|" + ("---|---|" if test else "") + "---|---|"]
+    lines += [f"| {r['variant']} | {r['mAP']:.3f} | {r['mAP50']:.3f} | "
+              + (f"{r['test_mAP']:.3f} | {r['test_mAP50']:.3f} | " if test else "")
+              + f"{r['s_per_iter']:.2f} | {r['wall']:.0f} |" for r in rows]
+    return "\n".join(lines)
+
+
+def setting_line(args: argparse.Namespace, threads: Optional[int]) -> str:
+    return (f"digit scenes: {args.num_train} train / {args.num_val} val images (seed {args.seed})"
+            + (f" / {args.num_test} test images (seed {args.seed + 1})" if args.num_test else "") + ", "
+            f"{args.iters} iterations x batch {args.batch_size}, train seed {args.train_seed}, "
+            f"{'in parallel' if args.parallel else 'one after another'}"
+            f"{f', {threads} torch thread(s) each' if threads else ''}")
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iters", type=int, default=1500, help="training iterations per variant (same for all)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--variants", nargs="+", default=["baseline", "affine"], choices=sorted(CONFIGS))
+    parser.add_argument("--parallel", action="store_true", help="train the variants at the same time")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per training process (default: 1 with --parallel, else torch's)")
+    parser.add_argument("--data", type=Path, default=Path("data/digit_scenes"))
+    parser.add_argument("--num-train", type=int, default=800)
+    parser.add_argument("--num-val", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0, help="data generation seed")
+    parser.add_argument("--num-test", type=int, default=0,
+                        help="also test every variant on this many separate scenes (generation seed + 1, "
+                             "held-out digits, in --test-data); 0: no test set")
+    parser.add_argument("--test-data", type=Path, default=Path("data/digit_scenes_test"))
+    parser.add_argument("--train-seed", type=int, default=0, help="mmengine randomness.seed of every variant")
+    parser.add_argument("--out", type=Path, default=Path("work_dirs/digit_scenes_benchmark"))
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
+    args = parse_args(argv)
+    t0 = time.time()
+    ensure_data(args.data, args.num_train, args.num_val, args.seed)
+    test_data = None
+    if args.num_test:
+        # the scenes of the val split of another seed (val scenes are drawn from the held-out digits)
+        ensure_data(args.test_data, 0, args.num_test, args.seed + 1)
+        test_data = args.test_data
+    threads = args.threads or (1 if args.parallel else None)
+    start = lambda v: VariantRun(v, args.data, args.out, args.iters, args.batch_size, args.train_seed,  # noqa
+                                 threads, test_data)
+    if args.parallel:
+        runs = [start(v) for v in args.variants]
+        rows = [r.result() for r in runs]
+    else:
+        rows = [start(v).result() for v in args.variants]
+    lines = [setting_line(args, threads), "", format_table(rows), ""]
+    base = next((r for r in rows if r["variant"] == "baseline"), None)
+    for r in rows:
+        if base is not None and r is not base:
+            for split, key in (("val", "mAP"), ("test", "test_mAP")):
+                if key in r:
+                    diff = r[key] - base[key]
+                    lines.append(f"{r['variant']}: {split} bbox mAP {r[key]:.3f} vs baseline {base[key]:.3f} "
+                                 f"({'+' if diff >= 0 else ''}{diff:.3f})")
+        if r["stn"]:
+            lines.append(f"{r['variant']}: rectifier statistics at the end of training: "
+                         + ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["stn"].items())))
+        if r["vis"] != "-":
+            lines.append(f"{r['variant']}: visualizations in {r['vis']}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = args.out / f"results_{time.strftime('%Y%m%d_%H%M%S')}.md"
+    results.write_text("\n".join(lines) + "\n")
+    print("\n" + "\n".join(lines))
+    print(f"[benchmark] total {time.time() - t0:.0f} s; results in {results}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

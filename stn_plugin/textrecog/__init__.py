@@ -1,0 +1,23 @@
+"""Text recognition with rectification: CRNN + CTC with a spatial-transformer preprocessor.
+
+Importing this package registers, into mmdet's registries (and the core modules,
+see :func:`stn_plugin.registration.register_core_modules`):
+
+* ``MODELS``: :class:`CTCTextRecognizer` (+ ``CRNNBackbone``, ``BiLSTMCTCHead``)
+* ``DATASETS``: :class:`TextRecogJSONDataset` (mmocr JSON), :class:`TextRecogLMDBDataset`
+  (deep-text-recognition-benchmark LMDB)
+* ``TRANSFORMS``: ``LoadTextCrop``, ``ResizeTextCrop``, ``PackTextRecogInputs``
+* ``METRICS``: :class:`TextRecogMetric`
+"""
+from ..registration import register_core_modules
+
+register_core_modules()
+
+from .crnn import BiLSTMCTCHead, CRNNBackbone  # noqa: E402
+from .datasets import TextRecogJSONDataset, TextRecogLMDBDataset  # noqa: E402
+from .metrics import METRIC_NAMES, TextRecogMetric, edit_distance, normalize_text, text_recognition_scores  # noqa: E402
+from .recognizer import CTCTextRecognizer  # noqa: E402
+from .structures import TextRecogDataSample  # noqa: E402
+from .transforms import LoadTextCrop, PackTextRecogInputs, ResizeTextCrop, decode_text_crop, resize_text_crop  # noqa: E402
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,227 @@
+"""Rectify text crops with a trained recognizer's preprocessor, draw what it does, and
+read crops with Tesseract.
+
+The preprocessor's transform lives in normalised coordinates, so it is predicted on
+the model-sized input (e.g. 32x100) and then applied to the *original* crop at any
+output resolution: the rectified crop for a human or for Tesseract is sampled once
+from the full-resolution crop, not upsampled from 32x100.
+"""
+from __future__ import annotations
+
+import math
+import os.path as osp
+import shutil
+import subprocess
+import tempfile
+from typing import List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+import torch
+
+from ..geometry.coords import normalized_to_pixel
+from ..geometry.transforms import TPSTransform, Transform
+from ..ops.warp import warp
+from .transforms import resize_text_crop
+
+
+def load_recognizer(config: str, checkpoint: Optional[str] = None, device: str = "cpu"):
+    """Build the recognizer of an mmengine ``config`` file and load ``checkpoint`` into it."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope, init_default_scope
+    from mmengine.runner import load_checkpoint
+    from mmdet.registry import MODELS
+
+    if not osp.isfile(config):
+        raise FileNotFoundError(f"config file not found: {config}")
+    cfg = Config.fromfile(config)
+    if cfg.get("custom_imports"):
+        from mmengine.utils import import_modules_from_strings
+        import_modules_from_strings(**cfg.custom_imports)
+    if DefaultScope.get_current_instance() is None:
+        init_default_scope(cfg.get("default_scope", "mmdet"))
+    model = MODELS.build(cfg.model)
+    if checkpoint is not None:
+        if not osp.isfile(checkpoint):
+            raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
+        load_checkpoint(model, checkpoint, map_location="cpu", strict=True)
+    return model.to(device).eval(), cfg
+
+
+def model_input_size(cfg) -> Tuple[int, int]:
+    """``(h, w)`` of the ``ResizeTextCrop`` step of the config's test pipeline."""
+    pipeline = cfg.test_dataloader.dataset.get("pipeline") or []
+    for step in pipeline:
+        if step.get("type") == "ResizeTextCrop":
+            return tuple(step.get("scale", (32, 100)))
+    raise KeyError("the config's test_dataloader.dataset.pipeline has no ResizeTextCrop step (needed for "
+                   "the model's input size)")
+
+
+@torch.no_grad()
+def text_frame_size(transform: Transform, crop_size: Sequence[int], min_side: int = 8,
+                    samples: int = 33) -> Tuple[int, int]:
+    """``(h, w)`` in pixels of the region a one-crop ``transform`` samples from a crop of
+    ``crop_size = (H, W)``: ``h`` is the mean distance between where the output frame's
+    top and bottom edges land, ``w`` the length of where its centre line lands -- the
+    size at which the rectified word keeps its proportions and its pixel scale."""
+    # transform_outline's lines alternate horizontal / vertical: with 3 of each, the
+    # horizontal ones are the top edge, the centre line and the bottom edge
+    top, centre, bottom = transform_outline(transform, crop_size, lines=3, per_line=samples)[0::2]
+    height = float(np.linalg.norm(bottom - top, axis=-1).mean())
+    length = float(np.linalg.norm(np.diff(centre, axis=0), axis=-1).sum())
+    if not (math.isfinite(height) and math.isfinite(length)):
+        raise ValueError("the transform maps the output frame to non-finite points")
+    return max(min_side, round(height)), max(min_side, round(length))
+
+
+@torch.no_grad()
+def rectify_crops(model, crops: Sequence[np.ndarray], input_size: Sequence[int],
+                  out_size: Union[None, str, Sequence[int]] = None, batch_size: int = 64
+                  ) -> Tuple[List[np.ndarray], List[Optional[Transform]], List[Tuple[str, float]]]:
+    """Rectify ``(H, W, C)`` uint8 crops of any size.
+
+    Each crop is resized to ``input_size`` (as in the test pipeline) for the model,
+    whose preprocessor predicts the transform; the transform then resamples the
+    *original* crop to ``out_size``: ``(h, w)``, ``'crop'`` (each crop's own size, so
+    only the geometry changes), ``'text'`` (the sampled region's own height and length
+    in crop pixels, :func:`text_frame_size`: a flattened word keeps its proportions)
+    or None (the preprocessor's output aspect at the crop's height). Returns rectified
+    crops (uint8, same channels), the per-crop transforms (None without a preprocessor)
+    and the recognizer's ``(text, score)`` per crop.
+    """
+    rectified, transforms, texts = [], [], []
+    for start in range(0, len(crops), batch_size):
+        chunk = crops[start:start + batch_size]
+        batch = torch.stack([torch.from_numpy(np.ascontiguousarray(
+            resize_text_crop(c, tuple(input_size)).transpose(2, 0, 1))) for c in chunk])
+        data = model.data_preprocessor(dict(inputs=batch), training=False)
+        logits, transform = model.extract_logits(data["inputs"])
+        texts += model.decode_logits(logits)
+        for i, crop in enumerate(chunk):
+            t = None if transform is None else transform.select(slice(i, i + 1))
+            transforms.append(t)
+            if t is None:
+                rectified.append(crop.copy())
+                continue
+            if out_size is None:
+                pre_h, pre_w = model.preprocessor.out_size or tuple(input_size)
+                size = (crop.shape[0], max(1, round(crop.shape[0] * pre_w / pre_h)))
+            elif out_size == "crop":
+                size = tuple(crop.shape[:2])
+            elif out_size == "text":
+                size = text_frame_size(t, crop.shape[:2])
+            elif isinstance(out_size, str):
+                raise ValueError(f"out_size: expected (h, w), 'crop', 'text' or None, got {out_size!r}")
+            else:
+                size = tuple(out_size)
+            src = torch.from_numpy(crop.transpose(2, 0, 1).astype(np.float32))[None]
+            opts = dict(getattr(model.preprocessor, "warp_options", {}))
+            opts["sampling_ratio"] = 2
+            out = warp(src, t, size, **opts)[0]
+            rectified.append(out.clamp(0, 255).round().byte().permute(1, 2, 0).numpy())
+    return rectified, transforms, texts
+
+
+def transform_outline(transform: Transform, size: Sequence[int], lines: int = 5, per_line: int = 32) -> List[np.ndarray]:
+    """Polylines (pixel coordinates of an input of ``size = (h, w)``) of the sampled
+    region: the image of ``lines`` horizontal and vertical lines of the output frame."""
+    polys = []
+    s = torch.linspace(-1, 1, per_line, dtype=torch.float64)
+    for v in torch.linspace(-1, 1, lines, dtype=torch.float64):
+        polys.append(torch.stack([s, torch.full_like(s, v)], -1))
+        polys.append(torch.stack([torch.full_like(s, v), s], -1))
+    pts = torch.stack(polys)  # (L, P, 2)
+    dtype = transform.dtype
+    mapped = transform.map_points(pts.reshape(1, -1, 2).to(dtype))[0].reshape(pts.shape)
+    pix = normalized_to_pixel(mapped.double(), size)
+    return [p.numpy() for p in pix]
+
+
+def control_points_pixels(transform: Transform, size: Sequence[int]) -> Optional[np.ndarray]:
+    """TPS source control points in pixels of an input of ``size = (h, w)``; None otherwise."""
+    if not isinstance(transform, TPSTransform):
+        return None
+    return normalized_to_pixel(transform.control_points[0].detach().double(), size).numpy()
+
+
+def draw_rectification(crop: np.ndarray, rectified: np.ndarray, transform: Optional[Transform],
+                       caption: str = "", height: int = 96) -> np.ndarray:
+    """Side-by-side RGB figure: the crop with the sampled region (and TPS control
+    points) drawn, and the rectified crop with the target control points."""
+    def to_rgb(img):
+        return np.repeat(img, 3, 2) if img.shape[2] == 1 else img.copy()
+
+    left, right = to_rgb(crop), to_rgb(rectified)
+    sl, sr = height / left.shape[0], height / right.shape[0]
+    left = cv2.resize(left, (max(1, round(left.shape[1] * sl)), height), interpolation=cv2.INTER_LINEAR)
+    right = cv2.resize(right, (max(1, round(right.shape[1] * sr)), height), interpolation=cv2.INTER_LINEAR)
+    if transform is not None:
+        for poly in transform_outline(transform, crop.shape[:2]):
+            cv2.polylines(left, [np.round(poly * sl).astype(np.int32)], False, (0, 255, 0), 1, cv2.LINE_AA)
+        cps = control_points_pixels(transform, crop.shape[:2])
+        if cps is not None:
+            for x, y in cps * sl:
+                cv2.circle(left, (int(round(x)), int(round(y))), 3, (255, 0, 0), -1, cv2.LINE_AA)
+            targets = transform.spline.target_points.double()
+            for x, y in normalized_to_pixel(targets, rectified.shape[:2]).numpy() * sr:
+                cv2.circle(right, (int(round(x)), int(round(y))), 3, (255, 0, 0), -1, cv2.LINE_AA)
+    gap = np.full((height, 8, 3), 255, np.uint8)
+    fig = np.concatenate([left, gap, right], 1)
+    if caption:
+        bar = np.full((22, fig.shape[1], 3), 255, np.uint8)
+        cv2.putText(bar, caption, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        fig = np.concatenate([fig, bar], 0)
+    return fig
+
+
+# -- Tesseract ------------------------------------------------------------------------
+TESSERACT_HELP = ("Tesseract is not installed: on Debian/Ubuntu run "
+                  "`apt-get install -y tesseract-ocr tesseract-ocr-eng` (or point --tesseract-cmd at it)")
+
+
+def tesseract_available(cmd: str = "tesseract") -> bool:
+    return shutil.which(cmd) is not None
+
+
+def run_tesseract(crops: Sequence[np.ndarray], cmd: str = "tesseract", lang: str = "eng", psm: int = 7,
+                  whitelist: Optional[str] = None, pad: int = 8, min_height: int = 48) -> List[str]:
+    """Read each crop (``(H, W, C)`` uint8) with Tesseract as one text line (``--psm 7``).
+
+    Crops lower than ``min_height`` are scaled up (aspect kept) and all get a
+    ``pad``-pixel replicated border; one Tesseract process reads them all (an image
+    list). Raises ``FileNotFoundError`` with install instructions if Tesseract is missing.
+    """
+    if not tesseract_available(cmd):
+        raise FileNotFoundError(TESSERACT_HELP)
+    if not crops:
+        return []
+    with tempfile.TemporaryDirectory(prefix="tess_") as tmp:
+        paths = []
+        for i, crop in enumerate(crops):
+            img = crop if crop.shape[2] == 3 else np.repeat(crop, 3, 2)
+            if img.shape[0] < min_height:
+                s = min_height / img.shape[0]
+                img = cv2.resize(img, (max(1, round(img.shape[1] * s)), min_height), interpolation=cv2.INTER_CUBIC)
+            img = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+            p = osp.join(tmp, f"{i:06d}.png")
+            cv2.imwrite(p, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+            paths.append(p)
+        listing = osp.join(tmp, "list.txt")
+        with open(listing, "w") as f:
+            f.write("\n".join(paths) + "\n")
+        args = [cmd, listing, "stdout", "--psm", str(psm), "-l", lang]
+        if whitelist:
+            args += ["-c", f"tessedit_char_whitelist={whitelist}"]
+        proc = subprocess.run(args, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"tesseract failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
+        pages = proc.stdout.split("\f")
+        if len(pages) >= len(paths):
+            return [p.strip() for p in pages[:len(paths)]]
+        # unexpected page count: fall back to one process per crop
+        out = []
+        for p in paths:
+            r = subprocess.run(args[:1] + [p] + args[2:], capture_output=True, text=True)
+            out.append(r.stdout.strip())
+        return out
