@@ -5,9 +5,10 @@ PYTHON := .venv/bin/python
 setup:
 	bash tools/setup_env.sh
 
-# Runs the test suite; pytest's exit code is passed through (5 = no tests = failure).
+# Runs the test suite and the docstring examples of stn_plugin/geometry and stn_plugin/ops
+# (testpaths in pyproject.toml); pytest's exit code is passed through (5 = no tests = failure).
 test: setup
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -q
 
 # The main job on its embedded default data.
 demo: setup

@@ -1,0 +1,90 @@
+"""``--cfg-options`` reach the keys our configs copied them into: an overridden data
+root moves every dataloader and evaluator path below it, and an overridden
+``train_cfg.max_iters`` / ``max_epochs`` scales the schedule (through the tools'
+shared :func:`stn_plugin.cli.runner_setup.load_tool_config`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("mmdet")
+
+from stn_plugin.cli.runner_setup import load_tool_config  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+COCO = str(REPO / "configs/rcnn/faster-rcnn_r50_fpn_affine-rectifier_1x_coco.py")
+DIGITS = str(REPO / "configs/digits/faster-rcnn_r18_fpn_digit-scenes_affine-rectifier.py")
+WORDS = str(REPO / "configs/textrecog/crnn-tps_synthetic-words.py")
+
+
+def _load(config, **options):
+    return load_tool_config(config, "none", options, None)
+
+
+def _dataset(cfg, split):
+    ds = cfg[f"{split}_dataloader"].dataset
+    while "dataset" in ds:  # dataset wrappers
+        ds = ds.dataset
+    return ds
+
+
+@pytest.mark.parametrize("new_root", ["/datasets/coco/", "/datasets/coco"])
+def test_data_root_moves_dataloaders_and_evaluators(new_root):
+    before = _load(COCO)
+    assert before.data_root == "data/coco/"
+    cfg = _load(COCO, data_root=new_root)
+    for split in ("train", "val", "test"):
+        assert _dataset(cfg, split).data_root == new_root
+        # relative paths stay relative to the dataset's root
+        assert _dataset(cfg, split).ann_file == _dataset(before, split).ann_file
+    assert cfg.val_evaluator.ann_file == "/datasets/coco/annotations/instances_val2017.json"
+    assert cfg.test_evaluator.ann_file == "/datasets/coco/annotations/instances_val2017.json"
+
+
+def test_explicit_keys_are_not_rewritten():
+    cfg = _load(COCO, **{"data_root": "/a/", "val_evaluator.ann_file": "/b/val.json",
+                         "test_dataloader.dataset.data_root": "/c/"})
+    assert cfg.val_evaluator.ann_file == "/b/val.json"
+    assert _dataset(cfg, "test").data_root == "/c/"
+    assert _dataset(cfg, "train").data_root == "/a/"
+    assert cfg.test_evaluator.ann_file == "/a/annotations/instances_val2017.json"
+
+
+def test_other_roots_follow_too_and_similar_prefixes_do_not():
+    cfg = _load(WORDS, synth_root="/tmp/words")
+    assert {_dataset(cfg, s).data_root for s in ("train", "val", "test")} == {"/tmp/words"}
+    # a path that merely starts with the same characters is another folder
+    from stn_plugin.cli.config_overrides import _below
+
+    assert _below("data/synth_words2/a.json", "data/synth_words") is None
+    assert _below("data/synth_words/a.json", "data/synth_words") == "a.json"
+    assert _below("data/coco/annotations/x.json", "data/coco/") == "annotations/x.json"
+    assert _below("data/coco", "data/coco/") == ""
+
+
+def test_max_iters_scales_the_schedule_and_end_intervals():
+    before = _load(DIGITS)
+    assert before.train_cfg.max_iters == 1500
+    cfg = _load(DIGITS, **{"train_cfg.max_iters": 300})
+    warmup, steps = cfg.param_scheduler
+    assert (warmup.begin, warmup.end) == (0, 20)                        # 100 of 1500 -> 20 of 300
+    assert (steps.begin, steps.end, steps.milestones) == (0, 300, [225, 270])
+    assert cfg.train_cfg.val_interval == 300 and cfg.default_hooks.checkpoint.interval == 300
+    # a 2-iteration smoke run still has valid schedulers (end > begin)
+    cfg = _load(DIGITS, **{"train_cfg.max_iters": 2})
+    assert all(s.end > s.begin for s in cfg.param_scheduler)
+
+
+def test_a_schedule_given_on_the_command_line_is_kept():
+    cfg = _load(DIGITS, **{"train_cfg.max_iters": 300, "param_scheduler.1.milestones": [100, 200]})
+    warmup, steps = cfg.param_scheduler
+    assert warmup.end == 100 and steps.milestones == [100, 200] and steps.end == 1500
+    assert cfg.train_cfg.val_interval == 300  # evaluating at the end still follows
+
+
+def test_max_epochs_scales_epoch_schedulers_only():
+    cfg = _load(COCO, **{"train_cfg.max_epochs": 24})
+    warmup, steps = cfg.param_scheduler
+    assert warmup.by_epoch is False and warmup.end == 500               # iteration warm-up untouched
+    assert steps.milestones == [16, 22] and steps.end == 24
