@@ -1,36 +1,47 @@
 """Pure-torch path of :func:`stn_plugin.ops.roi_sample` (CPU default, test oracle).
 
-Everything here is ordinary differentiable torch (plus a small autograd Function for the
-cell mean), so autograd gives the gradients for the features, the transform (matrices or
-grids) and the box coordinates.
+Everything here is ordinary differentiable torch up to the sub-sample grid; one autograd
+Function samples it image by image (``grid_sample`` and its backward, plus the cell
+mean), so the gradients reach the features, the transform (matrices or grids) and the
+box coordinates.
 
-Memory and speed: the feature map is never copied per RoI (pytorch #2732). All RoIs of
-one call are packed into one padded grid ``(B, P_max * h * s, w * s, 2)`` -- one slot row
-per image -- and sampled by a single ``F.grid_sample`` on the unmodified ``(B, C, H, W)``
-map: ``grid_sample`` parallelises over the batch dimension on the CPU, its input gradient
-is one ``(B, C, H, W)`` tensor (no per-image slice gradients to add up), and the only
-large intermediate is the ``(B, C, P_max * h * s, w * s)`` sample tensor, which nothing
-keeps for backward. Per-sample work that is cheap on the grid (projective map, mmcv's
-boundary rule) is done on the grid, never as an extra pass over the sample tensor.
+Memory and speed: the feature map is never copied per RoI (pytorch #2732). RoIs are
+sorted by image and sampled in chunks of at most ``ceil(N / B)`` RoIs, each chunk one
+``F.grid_sample`` on its own image through a grid ``(1, n * h * s, w * s, 2)`` holding
+exactly its RoIs' sub-sample points. So the work, the calls and the transient sample
+tensors are the same however the RoIs are spread over the images (a grid padded to the
+busiest image's RoI count would cost ``B * max n_b`` RoIs). On the CPU, where
+``grid_sample`` parallelises over its batch dimension only, each call views its image's
+channels as a batch of groups (one per thread). The features gradient is written chunk
+by chunk into one ``(B, C, H, W)`` buffer. Per-sample work that is cheap on the grid
+(projective map, mmcv's boundary rule, clamping for ``'border'``, undefined samples) is
+done on the grid, never as an extra pass over the sample tensor; every padding mode then
+samples with ``grid_sample``'s zeros padding.
+
+Undefined samples (the projective divide by ``w = 0``, or a coordinate that is not
+finite): they read 0 in every padding mode and pass no gradient to the features, the
+transform or the boxes -- on the grid they are sent far outside the map.
 
 Inputs are assumed validated by :func:`stn_plugin.ops.roi_sample.roi_sample`.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from ..geometry.coords import (feature_index_to_normalized, output_grid, pixel_to_feature_index,
                                roi_frame_to_pixel)
+from ..geometry.matrices import projective_divide
 
 __all__ = ["roi_sample_torch", "roi_sample_index_points", "roi_align_inside"]
 
-# Padded RoI slots sample here (normalised grid_sample coordinates, far outside the map);
-# their results are discarded, the value only has to be finite.
-_PAD_POINT = -4.0
+# Samples that must read 0 (mmcv's outside rule, undefined points) sample here: normalised
+# grid_sample coordinates far outside the map, where zeros padding reads 0 with no gradient.
+_OUTSIDE_POINT = -4.0
 
 
 def roi_sample_index_points(rois: Tensor, transform: Optional[Tensor], out_size: Tuple[int, int],
@@ -43,6 +54,16 @@ def roi_sample_index_points(rois: Tensor, transform: Optional[Tensor], out_size:
     Returns ``(N, h*s, w*s, 2)`` ``(x, y)`` index coordinates (pixel centres on integers)
     of the feature map at stride ``1 / spatial_scale``; differentiable w.r.t. the box
     columns and the transform. ``dtype`` is the computation dtype (default: the rois').
+
+    Undefined samples -- where a projective matrix's ``w`` is 0 (see
+    :func:`~stn_plugin.geometry.matrices.projective_divide`) or a coordinate is not finite
+    (NaN in an explicit grid, an overflow) -- are NaN in both coordinates, and their NaN
+    reaches no gradient.
+
+    >>> import torch
+    >>> rois = torch.tensor([[0.0, 0.0, 0.0, 8.0, 8.0]])
+    >>> roi_sample_index_points(rois, None, (2, 2), spatial_scale=0.5, sampling_ratio=1).tolist()
+    [[[[0.5, 0.5], [2.5, 0.5]], [[0.5, 2.5], [2.5, 2.5]]]]
     """
     dtype = dtype or rois.dtype
     n = rois.shape[0]
@@ -59,30 +80,42 @@ def roi_sample_index_points(rois: Tensor, transform: Optional[Tensor], out_size:
             m = transform.to(dtype).reshape(n, 1, 1, 9)
             u, v = base[..., 0], base[..., 1]  # (hs, ws)
             z = m[..., 6] * u + m[..., 7] * v + m[..., 8]
-            frame = torch.stack([(m[..., 0] * u + m[..., 1] * v + m[..., 2]) / z,
-                                 (m[..., 3] * u + m[..., 4] * v + m[..., 5]) / z], -1)
-    pixels = roi_frame_to_pixel(frame, boxes)
-    return pixel_to_feature_index(pixels, 1.0 / spatial_scale)
+            a = m.detach().abs()
+            z_magnitude = a[..., 6] * u.abs() + a[..., 7] * v.abs() + a[..., 8]
+            xy = torch.stack([m[..., 0] * u + m[..., 1] * v + m[..., 2],
+                              m[..., 3] * u + m[..., 4] * v + m[..., 5]], -1)
+            frame = projective_divide(xy, z[..., None], z_magnitude[..., None])
+    # undefined points enter the box mapping as 0, so that their NaN never meets the
+    # boxes' gradient (0 * NaN), and leave it as NaN again
+    defined = torch.isfinite(frame.detach()).all(-1, keepdim=True)
+    pixels = roi_frame_to_pixel(torch.where(defined, frame, 0.0), boxes)
+    points = pixel_to_feature_index(pixels, 1.0 / spatial_scale)
+    defined = defined & torch.isfinite(points.detach()).all(-1, keepdim=True)
+    return torch.where(defined, points, float("nan"))
 
 
 def roi_align_inside(index_points: Tensor, size: Tuple[int, int]) -> Tensor:
     """mmcv RoIAlign's boundary rule: a sample counts iff ``-1 <= x <= W`` and
     ``-1 <= y <= H`` (index coordinates). Boolean ``(...)`` for points ``(..., 2)``;
-    no gradient (a step function)."""
+    no gradient (a step function).
+
+    >>> import torch
+    >>> roi_align_inside(torch.tensor([[-1.0, 0.0], [4.5, 0.0]]), (4, 4)).tolist()
+    [True, False]
+    """
     h, w = size
     x, y = index_points.detach().unbind(-1)
-    return (x >= -1) & (x <= w) & (y >= -1) & (y <= h)
+    return (x >= -1) & (x <= w) & (y >= -1) & (y <= h)  # False for NaN (undefined) points
 
 
-def _slots(batch_idx: Tensor, num_images: int) -> Tuple[Tensor, int]:
-    """Position of each RoI among its image's RoIs (stable), and the largest count."""
-    counts = torch.bincount(batch_idx, minlength=num_images)
-    p_max = int(counts.max())
-    order = torch.argsort(batch_idx, stable=True)
-    first = torch.cumsum(counts, 0) - counts  # index of each image's first RoI in `order`
-    pos = torch.empty_like(batch_idx)
-    pos[order] = torch.arange(batch_idx.numel(), device=batch_idx.device) - first[batch_idx[order]]
-    return pos, p_max
+def _clamp_to_map(index_points: Tensor, size: Tuple[int, int]) -> Tensor:
+    """Clamp ``(..., 2)`` index points into the map, with ``grid_sample``'s border rule
+    for the gradient: none at or beyond the edge."""
+    h, w = size
+    hi = index_points.new_tensor([w - 1, h - 1])
+    p = index_points
+    inside = (p > 0) & (p < hi)
+    return torch.where(inside, p, torch.clamp(p.detach(), min=torch.zeros_like(hi), max=hi))
 
 
 def roi_sample_torch(features: Tensor, rois: Tensor, transform: Optional[Tensor],
@@ -92,61 +125,164 @@ def roi_sample_torch(features: Tensor, rois: Tensor, transform: Optional[Tensor]
 
     Half-precision inputs are computed in float32 (grid coordinates in half precision
     would be off by a large fraction of a pixel on big maps) and cast back.
+
+    >>> import torch
+    >>> feats = torch.arange(16.0).reshape(1, 1, 4, 4)
+    >>> rois = torch.tensor([[0.0, 0.0, 0.0, 4.0, 4.0]])
+    >>> roi_sample_torch(feats, rois, None, (4, 4), 1.0, 1, "roi_align").equal(feats)
+    True
     """
     b, c, fh, fw = features.shape
-    h, w = out_size
     s = sampling_ratio
     cdtype = features.dtype if features.dtype in (torch.float32, torch.float64) else torch.float32
     feats = features.to(cdtype)
 
     idx_pts = roi_sample_index_points(rois, transform, out_size, spatial_scale, s, dtype=cdtype)
+    keep = torch.isfinite(idx_pts.detach()).all(-1)  # undefined samples read 0
     if padding == "roi_align":
-        # mmcv's rule without a mask pass over the (large) sample tensor: clamp the valid
-        # points into the map here, on the small grid, and send the others far outside,
-        # where 'zeros' padding reads 0 (and gives them no gradient)
-        inside = roi_align_inside(idx_pts, (fh, fw))
-        hi = torch.tensor([fw - 1, fh - 1], dtype=cdtype, device=idx_pts.device)
-        grid = feature_index_to_normalized(torch.clamp(idx_pts, min=torch.zeros_like(hi), max=hi), (fh, fw))
-        grid = torch.where(inside[..., None], grid, grid.new_tensor(_PAD_POINT))
-        mode = "zeros"
-    else:
-        grid = feature_index_to_normalized(idx_pts, (fh, fw))  # grid_sample coords, align_corners=False
-        mode = padding
+        # mmcv's rule: valid points are clamped into the map, the others read 0
+        keep = keep & roi_align_inside(idx_pts, (fh, fw))
+        hi = idx_pts.new_tensor([fw - 1, fh - 1])
+        idx_pts = torch.clamp(idx_pts, min=torch.zeros_like(hi), max=hi)
+    elif padding == "border":
+        idx_pts = _clamp_to_map(idx_pts, (fh, fw))
+    grid = feature_index_to_normalized(idx_pts, (fh, fw))  # grid_sample coords, align_corners=False
+    grid = torch.where(keep[..., None], grid, grid.new_tensor(_OUTSIDE_POINT))
 
     batch_idx = rois[:, 0].detach().long()
-    pos, p_max = _slots(batch_idx, b)
-    packed = grid.new_full((b, p_max, h * s, w * s, 2), _PAD_POINT)
-    packed = packed.index_put((batch_idx, pos), grid)  # out of place: keeps the grid's gradient
-    sampled = F.grid_sample(feats, packed.view(b, p_max * h * s, w * s, 2), mode="bilinear",
-                            padding_mode=mode, align_corners=False)  # (B, C, P*h*s, w*s)
-    cells = _CellMean.apply(sampled, s) if s > 1 else sampled  # (B, C, P*h, w)
-    out = cells.view(b, c, p_max, h, w).permute(0, 2, 1, 3, 4)[batch_idx, pos]  # (N, C, h, w)
+    counts = torch.bincount(batch_idx, minlength=b)
+    unsorted = (batch_idx[1:] < batch_idx[:-1]).any()
+    stats = torch.cat([counts, unsorted.reshape(1).long()]).tolist()  # one host sync
+    counts, unsorted = stats[:b], bool(stats[b])
+    chunks = _image_chunks(counts)
+    groups = _channel_groups(c, feats.device)
+    order = torch.argsort(batch_idx, stable=True) if unsorted else None
+    out = _ImageGroupedSample.apply(feats, grid if order is None else grid[order], order, chunks, s, groups)
     return out.to(features.dtype)
 
 
-class _CellMean(torch.autograd.Function):
-    """Mean of each ``s x s`` block: ``(B, C, H*s, W*s) -> (B, C, H, W)``.
+def _channel_groups(channels: int, device: torch.device) -> int:
+    """How many channel groups one ``grid_sample`` call splits an image into.
 
-    Same values as ``avg_pool2d(x, s)``, but unlike it nothing is saved for backward (its
-    autograd node keeps the whole input alive), and unlike ``view(...).mean(dims)`` the
-    forward is ``s*s`` strided adds instead of a slow two-axis strided reduction.
+    On the CPU ``grid_sample`` parallelises over its batch dimension only; viewing one
+    image ``(1, C, H, W)`` as ``(G, C / G, H, W)`` (free) with the grid expanded over the
+    G groups lets it use G threads on a single image, and the groups' features
+    gradients are disjoint slices of that image's. G is the largest divisor of C not
+    above the thread count; 1 on other devices, whose kernels parallelise over points.
+    """
+    if device.type != "cpu":
+        return 1
+    limit = min(torch.get_num_threads(), channels)
+    return max(g for g in range(1, limit + 1) if channels % g == 0)
+
+
+def _image_chunks(counts) -> List[Tuple[int, int, int]]:
+    """``(image, first RoI, RoI count)`` of each ``grid_sample`` call, for RoIs sorted by
+    image with ``counts[b]`` on image ``b``.
+
+    With ``q = ceil(N / B)`` (the RoIs per image of an even spread), an image's ``n``
+    RoIs become ``round(n / q)`` (at least 1) chunks of equal size, so every chunk holds
+    between about ``q / 2`` and ``3 q / 2`` RoIs: the calls and their transient sample
+    tensors are alike whether the RoIs are spread evenly or all on one image, and no
+    image pays a call (whose backward fills a gradient the size of the image) for a
+    remainder of a few RoIs.
+    """
+    q = max(1, -(-sum(counts) // len(counts)))
+    chunks, start = [], 0
+    for img, cnt in enumerate(counts):
+        if cnt:
+            k = max(1, round(cnt / q))
+            bounds = [start + cnt * i // k for i in range(k + 1)]
+            chunks += [(img, lo, hi - lo) for lo, hi in zip(bounds, bounds[1:])]
+        start += cnt
+    return chunks
+
+
+class _ImageGroupedSample(torch.autograd.Function):
+    """Bilinear samples, zeros padding, averaged over ``s x s`` cells, image by image.
+
+    ``feats`` ``(B, C, H, W)``; ``grid`` ``(N, h*s, w*s, 2)`` normalised ``grid_sample``
+    coordinates (``align_corners=False``) of RoIs sorted by image; ``order`` ``(N,)``: the
+    RoIs' original positions (their rows in the output), None if already sorted; ``chunks`` lists
+    ``(image, first RoI, RoI count)`` (:func:`_image_chunks`); ``groups``: channel groups
+    per call (:func:`_channel_groups`). Returns ``(N, C, h, w)``. Each chunk is one
+    ``grid_sample`` on its image; backward calls ``grid_sampler_2d_backward`` the same
+    way and adds the chunk's features gradient into its image's slice of one
+    ``(B, C, H, W)`` buffer.
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, s: int) -> Tensor:
-        ctx.s, ctx.shape = s, x.shape
-        out = x[..., 0::s, 0::s] + x[..., 0::s, 1::s]
-        for ky in range(s):
-            for kx in range(s):
-                if ky or kx > 1:
-                    out += x[..., ky::s, kx::s]
-        return out.mul_(1.0 / (s * s))
+    def forward(ctx, feats: Tensor, grid: Tensor, order: Optional[Tensor], chunks, s: int, groups: int) -> Tensor:
+        n, hs, ws, _ = grid.shape
+        _, c, fh, fw = feats.shape
+        h, w = hs // s, ws // s
+        out = feats.new_empty(n, c, h, w)
+        for img, first, cnt in chunks:
+            g = grid[first:first + cnt].reshape(1, cnt * hs, ws, 2).expand(groups, -1, -1, -1)
+            sampled = F.grid_sample(feats[img].reshape(groups, c // groups, fh, fw), g, mode="bilinear",
+                                    padding_mode="zeros", align_corners=False)  # (G, C/G, cnt*h*s, w*s)
+            sampled = sampled.reshape(1, c, cnt * hs, ws)
+            cells = _cell_mean(sampled, s) if s > 1 else sampled
+            cells = cells.view(c, cnt, h, w).transpose(0, 1)
+            if order is None:
+                out[first:first + cnt] = cells
+            else:  # straight into the RoIs' own rows: no permuted copy of the output
+                out.index_copy_(0, order[first:first + cnt], cells)
+        ctx.save_for_backward(feats, grid, order)
+        ctx.chunks, ctx.s, ctx.groups = chunks, s, groups
+        return out
 
     @staticmethod
-    def backward(ctx, grad: Tensor):
-        s = ctx.s
-        b, c, hs, ws = ctx.shape
-        # every sub-sample gets 1/(s*s) of its cell's gradient: one broadcasting copy
-        gin = grad.new_empty(b, c, hs // s, s, ws // s, s)
-        gin.copy_((grad * (1.0 / (s * s)))[:, :, :, None, :, None].expand_as(gin))
-        return gin.view(b, c, hs, ws), None
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor):
+        feats, grid, order = ctx.saved_tensors
+        chunks, s, groups = ctx.chunks, ctx.s, ctx.groups
+        need_feats, need_grid = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        n, hs, ws, _ = grid.shape
+        _, c, fh, fw = feats.shape
+        h, w = hs // s, ws // s
+        gfeats = torch.empty_like(feats) if need_feats else None
+        ggrid = torch.empty_like(grid) if need_grid else None
+        written = set()
+        for img, first, cnt in chunks:
+            g = grid[first:first + cnt].reshape(1, cnt * hs, ws, 2).expand(groups, -1, -1, -1)
+            rows = grad_out[first:first + cnt] if order is None else grad_out.index_select(0, order[first:first + cnt])
+            gcells = rows.transpose(0, 1).reshape(1, c, cnt * h, w)
+            gsampled = _cell_mean_backward(gcells, s) if s > 1 else gcells
+            gin, gg = torch.ops.aten.grid_sampler_2d_backward(
+                gsampled.reshape(groups, c // groups, cnt * hs, ws), feats[img].reshape(groups, c // groups, fh, fw),
+                g, 0, 0, False, [need_feats, need_grid])  # bilinear, zeros padding
+            if need_feats and img in written:
+                gfeats[img].add_(gin.reshape(c, fh, fw))
+            elif need_feats:
+                gfeats[img].copy_(gin.reshape(c, fh, fw))
+                written.add(img)
+            if need_grid:
+                ggrid[first:first + cnt] = gg.sum(0).view(cnt, hs, ws, 2)
+        if need_feats:
+            for img in set(range(feats.shape[0])) - written:
+                gfeats[img].zero_()
+        return gfeats, ggrid, None, None, None, None
+
+
+def _cell_mean(x: Tensor, s: int) -> Tensor:
+    """Mean of each ``s x s`` block: ``(B, C, H*s, W*s) -> (B, C, H, W)``.
+
+    Same values as ``avg_pool2d(x, s)``, but ``s*s`` strided adds instead of a slow
+    two-axis strided reduction (``view(...).mean(dims)``).
+    """
+    out = x[..., 0::s, 0::s] + x[..., 0::s, 1::s]
+    for ky in range(s):
+        for kx in range(s):
+            if ky or kx > 1:
+                out += x[..., ky::s, kx::s]
+    return out.mul_(1.0 / (s * s))
+
+
+def _cell_mean_backward(grad: Tensor, s: int) -> Tensor:
+    """Gradient of :func:`_cell_mean`: every sub-sample gets ``1/(s*s)`` of its cell's
+    gradient, in one broadcasting copy."""
+    b, c, h, w = grad.shape
+    gin = grad.new_empty(b, c, h, s, w, s)
+    gin.copy_((grad * (1.0 / (s * s)))[:, :, :, None, :, None].expand_as(gin))
+    return gin.view(b, c, h * s, w * s)

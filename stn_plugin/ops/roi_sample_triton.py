@@ -16,6 +16,10 @@ constexpr ``IS_GRID``:
 
 A program handles one RoI x ``BLOCK_P`` output cells x ``BLOCK_C`` channels and
 averages the ``s*s`` bilinear sub-samples of each cell with fp32 accumulation.
+Undefined sub-samples (homogeneous ``z`` 0 up to rounding, by the rule of
+:func:`~stn_plugin.geometry.matrices.projective_divide`, or a coordinate that is not
+finite -- NaN in an explicit grid included) read 0 in every padding mode and get no
+gradient, as on the torch path.
 
 Backward: the features gradient is scattered with ``tl.atomic_add`` into an fp32 buffer
 (nondeterministic order on a GPU); the coordinate gradients need a sum over channels,
@@ -26,10 +30,6 @@ With ``TRITON_INTERPRET=1`` set *before triton is first imported* the kernels ru
 tensors through triton's interpreter (how the tests check them without a GPU): triton
 decides interpreted vs compiled when ``@triton.jit`` decorates -- this module's kernels
 at its import, triton's own library functions (``tl.zeros``, ``tl.sum``) at triton's.
-
-Status: checked in the interpreter against the torch path (values, masks, gradients) and
-compiled to sm_90 cubins without a GPU (no register spills at the chosen tiles); never
-run or timed on a GPU in this project yet.
 """
 from __future__ import annotations
 
@@ -41,15 +41,18 @@ from torch import Tensor
 import triton
 import triton.language as tl
 
-__all__ = ["PADDING_CODES", "SUPPORTED_DTYPES", "kernels_interpreted", "sample_forward",
+from ..geometry.matrices import UNDEFINED_W_EPS
+
+__all__ = ["PADDING_CODES", "kernels_interpreted", "sample_forward",
            "sample_backward"]
 
 PADDING_CODES = {"roi_align": 0, "zeros": 1, "border": 2}
-SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+# the kernels compute coordinates in float32: w is 0 up to rounding below this (relative)
+_W_TOLERANCE = UNDEFINED_W_EPS * torch.finfo(torch.float32).eps
 
 
 @triton.jit
-def _setup_corners(x, y, lanes, H, W, PAD: tl.constexpr):
+def _setup_corners(x, y, defined, lanes, H, W, PAD: tl.constexpr):
     """Bilinear set-up at index coordinates ``(x, y)`` (pixel centres on integers).
 
     Returns the clamped fractional parts ``fx, fy``, the four corner spatial offsets
@@ -57,20 +60,22 @@ def _setup_corners(x, y, lanes, H, W, PAD: tl.constexpr):
     high corners (the x masks already anded with the sample's validity and with
     ``lanes``, the tile's live output cells), the gradient factors
     ``gx, gy`` of the clamp (0 where the coordinate was clamped), and the validity mask.
+    Undefined samples (``defined`` False) are invalid in every mode: they read 0 and
+    get no gradient.
     PAD 0 'roi_align': mmcv's rule -- outside [-1, W] x [-1, H] counts 0, else clamp to
     the map. PAD 1 'zeros': corners outside the map read 0. PAD 2 'border': clamp.
     """
     wf = W * 1.0
     hf = H * 1.0
     if PAD == 1:
-        valid = (x == x) & (y == y)  # NaN (e.g. a projective divide by 0) samples 0
+        valid = defined
         gx = tl.where(valid, 1.0, 0.0)
         gy = gx
     else:
         if PAD == 0:
-            valid = (x >= -1.0) & (x <= wf) & (y >= -1.0) & (y <= hf)
+            valid = defined & (x >= -1.0) & (x <= wf) & (y >= -1.0) & (y <= hf)
         else:
-            valid = (x == x) & (y == y)
+            valid = defined
         # like grid_sample's clip_coordinates_set_grad: no gradient at or beyond the edge
         gx = tl.where(valid & (x > 0.0) & (x < wf - 1.0), 1.0, 0.0)
         gy = tl.where(valid & (y > 0.0) & (y < hf - 1.0), 1.0, 0.0)
@@ -122,13 +127,17 @@ def _program_tile(bidx_ptr, mat_ptr, C, OH, OW, stride_b, stride_c,
 
 @triton.jit
 def _sample_coords(n, oy, ox, k, mask_p, grid_ptr, xs_ptr, ys_ptr,
-                   m00, m01, m02, m10, m11, m12, m20, m21, m22, OH, OW,
+                   m00, m01, m02, m10, m11, m12, m20, m21, m22, OH, OW, w_tol,
                    S: tl.constexpr, IS_GRID: tl.constexpr, IDX: tl.constexpr):
     """Index coordinates of sub-sample ``k`` (row-major in the ``S x S`` sub-grid) of
-    cells ``(oy, ox)`` of RoI ``n``.
+    cells ``(oy, ox)`` of RoI ``n``, and whether the sample is defined.
 
     Also returns the normalised output position ``(u, v)`` and the homogeneous
-    denominator ``z`` (parametric case; ``u = v = 0, z = 1`` for grids)."""
+    denominator ``z`` (parametric case; ``u = v = 0, z = 1`` for grids). Undefined
+    samples -- ``z`` is 0 up to rounding, ``|z| <= w_tol * (|m20 u| + |m21 v| + |m22|)``
+    (the rule of :func:`stn_plugin.geometry.matrices.projective_divide`), or a coordinate
+    is not finite -- come back with ``x = y = 0`` and ``z = 1``, so that no arithmetic on
+    them makes NaN."""
     ky = k // S
     kx = k - ky * S
     if IS_GRID:
@@ -143,14 +152,23 @@ def _sample_coords(n, oy, ox, k, mask_p, grid_ptr, xs_ptr, ys_ptr,
         u = tl.load(xs_ptr + ox * S + kx, mask=mask_p, other=0.0)
         v = tl.load(ys_ptr + oy * S + ky, mask=mask_p, other=0.0)
         z = m20 * u + m21 * v + m22
-        x = (m00 * u + m01 * v + m02) / z
-        y = (m10 * u + m11 * v + m12) / z
-    return x, y, u, v, z
+        z_magnitude = tl.abs(m20) * tl.abs(u) + tl.abs(m21) * tl.abs(v) + tl.abs(m22)
+        z = tl.where(tl.abs(z) > w_tol * z_magnitude, z, 0.0)
+        x = (m00 * u + m01 * v + m02) / tl.where(z == 0.0, 1.0, z)
+        y = (m10 * u + m11 * v + m12) / tl.where(z == 0.0, 1.0, z)
+    # |c| <= FLT_MAX is False for inf and NaN
+    defined = (tl.abs(x) <= 3.4028234663852886e38) & (tl.abs(y) <= 3.4028234663852886e38)
+    if not IS_GRID:
+        defined = defined & (z != 0.0)
+    x = tl.where(defined, x, 0.0)
+    y = tl.where(defined, y, 0.0)
+    z = tl.where(defined, z, 1.0)
+    return x, y, u, v, z, defined
 
 
 @triton.jit
 def _roi_sample_fwd_kernel(feat_ptr, out_ptr, bidx_ptr, mat_ptr, xs_ptr, ys_ptr, grid_ptr,
-                           C, H, W, OH, OW, stride_b, stride_c, stride_h, stride_w,
+                           C, H, W, OH, OW, stride_b, stride_c, stride_h, stride_w, w_tol,
                            S: tl.constexpr, PAD: tl.constexpr, IS_GRID: tl.constexpr,
                            IDX: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
     (n, P, offs_p, mask_p, oy, ox, offs_c, chan, mc,
@@ -160,10 +178,11 @@ def _roi_sample_fwd_kernel(feat_ptr, out_ptr, bidx_ptr, mat_ptr, xs_ptr, ys_ptr,
     # a runtime loop over the s*s sub-samples: unrolling it made the code several
     # times larger and spilled registers
     for k in range(S * S):
-        x, y, u, v, z = _sample_coords(n, oy, ox, k, mask_p, grid_ptr, xs_ptr, ys_ptr,
-                                       m00, m01, m02, m10, m11, m12, m20, m21, m22, OH, OW,
-                                       S, IS_GRID, IDX)
-        fx, fy, x0, x1, y0, y1, mx0, mx1, my0, my1, gx, gy, valid = _setup_corners(x, y, mask_p, H, W, PAD)
+        x, y, u, v, z, defined = _sample_coords(n, oy, ox, k, mask_p, grid_ptr, xs_ptr, ys_ptr,
+                                                m00, m01, m02, m10, m11, m12, m20, m21, m22, OH, OW,
+                                                w_tol, S, IS_GRID, IDX)
+        fx, fy, x0, x1, y0, y1, mx0, mx1, my0, my1, gx, gy, valid = _setup_corners(
+            x, y, defined, mask_p, H, W, PAD)
         w00 = tl.where(mx0 & my0, (1.0 - fx) * (1.0 - fy), 0.0)
         w01 = tl.where(mx1 & my0, fx * (1.0 - fy), 0.0)
         w10 = tl.where(mx0 & my1, (1.0 - fx) * fy, 0.0)
@@ -186,7 +205,7 @@ def _roi_sample_fwd_kernel(feat_ptr, out_ptr, bidx_ptr, mat_ptr, xs_ptr, ys_ptr,
 @triton.jit
 def _roi_sample_bwd_kernel(gout_ptr, feat_ptr, gfeat_ptr, bidx_ptr, mat_ptr, xs_ptr, ys_ptr, grid_ptr,
                            gmat_part_ptr, ggrid_part_ptr,
-                           N, C, H, W, OH, OW, stride_b, stride_c, stride_h, stride_w,
+                           N, C, H, W, OH, OW, stride_b, stride_c, stride_h, stride_w, w_tol,
                            S: tl.constexpr, PAD: tl.constexpr, IS_GRID: tl.constexpr,
                            NEED_FEAT: tl.constexpr, NEED_COORD: tl.constexpr,
                            IDX: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
@@ -211,10 +230,11 @@ def _roi_sample_bwd_kernel(gout_ptr, feat_ptr, gfeat_ptr, bidx_ptr, mat_ptr, xs_
     # a runtime loop over the s*s sub-samples: unrolling it made the code several
     # times larger and spilled registers
     for k in range(S * S):
-        x, y, u, v, z = _sample_coords(n, oy, ox, k, mask_p, grid_ptr, xs_ptr, ys_ptr,
-                                       m00, m01, m02, m10, m11, m12, m20, m21, m22, OH, OW,
-                                       S, IS_GRID, IDX)
-        fx, fy, x0, x1, y0, y1, mx0, mx1, my0, my1, gx, gy, valid = _setup_corners(x, y, mask_p, H, W, PAD)
+        x, y, u, v, z, defined = _sample_coords(n, oy, ox, k, mask_p, grid_ptr, xs_ptr, ys_ptr,
+                                                m00, m01, m02, m10, m11, m12, m20, m21, m22, OH, OW,
+                                                w_tol, S, IS_GRID, IDX)
+        fx, fy, x0, x1, y0, y1, mx0, mx1, my0, my1, gx, gy, valid = _setup_corners(
+            x, y, defined, mask_p, H, W, PAD)
         k00 = (mx0 & my0)[:, None] & mc
         k01 = (mx1 & my0)[:, None] & mc
         k10 = (mx0 & my1)[:, None] & mc
@@ -242,7 +262,7 @@ def _roi_sample_bwd_kernel(gout_ptr, feat_ptr, gfeat_ptr, bidx_ptr, mat_ptr, xs_
             ffy = fy[:, None]
             dvdx = (1.0 - ffy) * (v01 - v00) + ffy * (v11 - v10)
             dvdy = (1.0 - ffx) * (v10 - v00) + ffx * (v11 - v01)
-            keep = valid & mask_p  # also drops NaN from degenerate coordinates
+            keep = valid & mask_p  # also drops undefined samples
             dx = tl.where(keep, tl.sum(go * dvdx, axis=1) * gx, 0.0)
             dy = tl.where(keep, tl.sum(go * dvdy, axis=1) * gy, 0.0)
             if IS_GRID:
@@ -295,6 +315,13 @@ def _check_launchable(features: Tensor) -> None:
                            "through triton's interpreter, or use backend='torch'")
 
 
+def _launcher(kernel):
+    """``kernel`` as ``torch.library.wrap_triton`` gives it: a plain launch in eager mode,
+    a traceable kernel call while ``torch.compile`` / ``torch.export`` trace the operators
+    of :mod:`.roi_sample_triton_ops` (interpreted kernels pass through unchanged)."""
+    return torch.library.wrap_triton(kernel)
+
+
 def _dummy_matrix(device) -> Tensor:
     return torch.zeros(9, dtype=torch.float32, device=device)
 
@@ -331,11 +358,11 @@ def sample_forward(features: Tensor, batch_idx: Tensor, out_size: Tuple[int, int
     block_p, block_c = _blocks(oh * ow, c, backward=False)
     dummy = batch_idx  # never read: the constexpr branches that would read it are compiled out
     launch = (n, triton.cdiv(oh * ow, block_p), triton.cdiv(c, block_c))
-    _roi_sample_fwd_kernel[launch](
+    _launcher(_roi_sample_fwd_kernel)[launch](
         features, out, batch_idx,
         _dummy_matrix(features.device) if is_grid else matrices, dummy if is_grid else xs, dummy if is_grid else ys,
         grid if is_grid else dummy,
-        c, fh, fw, oh, ow, *features.stride(),
+        c, fh, fw, oh, ow, *features.stride(), _W_TOLERANCE,
         S=sampling_ratio, PAD=PADDING_CODES[padding], IS_GRID=is_grid,
         IDX=_index_dtype(features, out, grid), BLOCK_P=block_p, BLOCK_C=block_c, num_warps=4)
     return out
@@ -370,12 +397,12 @@ def sample_backward(grad_out: Tensor, features: Tensor, batch_idx: Tensor, out_s
         ggrid_part = torch.empty((launch[2], n, oh * s, ow * s, 2), dtype=torch.float32, device=features.device)
     elif need_coords:
         gmat_part = torch.empty((n, launch[1], launch[2], 9), dtype=torch.float32, device=features.device)
-    _roi_sample_bwd_kernel[launch](
+    _launcher(_roi_sample_bwd_kernel)[launch](
         grad_out, features, gfeat if need_features else dummy, batch_idx,
         _dummy_matrix(features.device) if is_grid else matrices, dummy if is_grid else xs, dummy if is_grid else ys,
         grid if is_grid else dummy,
         dummy if gmat_part is None else gmat_part, dummy if ggrid_part is None else ggrid_part,
-        n, c, fh, fw, oh, ow, *features.stride(),
+        n, c, fh, fw, oh, ow, *features.stride(), _W_TOLERANCE,
         S=s, PAD=PADDING_CODES[padding], IS_GRID=is_grid,
         NEED_FEAT=need_features, NEED_COORD=need_coords,
         IDX=_index_dtype(features, grad_out, grid, gmat_part, ggrid_part),
