@@ -14,9 +14,10 @@ Layers (imports point downward only)::
 them does not import it either. Registration into mmdet happens by
 :func:`register_all_modules` -- called here when mmengine is already imported, as it
 is whenever a config says ``custom_imports = dict(imports=['stn_plugin'], ...)``.
-A program that imported ``stn_plugin`` before mmengine calls it itself.
+A program that imported ``stn_plugin`` before mmengine calls it itself (the tools do).
 """
 import sys as _sys
+from importlib.util import find_spec as _find_spec
 
 __version__ = "0.1.0"
 
@@ -28,5 +29,7 @@ def register_all_modules() -> None:
     _register()
 
 
-if "mmengine" in _sys.modules:
+# mmengine already imported means a config or an OpenMMLab program is loading us; without
+# mmdet installed there is nothing to register into (the core still works).
+if "mmengine" in _sys.modules and _find_spec("mmdet") is not None:
     register_all_modules()

@@ -4,6 +4,11 @@ mmdet's SingleRoIExtractor (mmcv RoIAlign: the floor) and the naive approach
 
     python tools/benchmark_roi_sample.py            # CPU (and CUDA if available)
     python tools/benchmark_roi_sample.py --quick    # fewer repeats, smaller images
+    python tools/benchmark_roi_sample.py --distribution-only   # only the case below
+
+A second case compares the same RoIs (--num-rois, one stride-16 level of a batch of 8)
+spread evenly over the 8 images and all on the first one: roi_sample's time and memory
+must not depend on the distribution (target: uneven within 1.3x of even).
 
 Case (defaults): 2 images of 800 x 1216, 256 channels, FPN strides 4/8/16/32, 512 RoIs
 (256 per image, sqrt(area) log-uniform in [16, 640] px, aspect ratio in [1/3, 3],
@@ -301,13 +306,55 @@ def run(device: torch.device, args) -> None:
     ours = rows[1] if floor is not None else rows[0]
     naive = rows[-1]
     print(f"  naive / roi_sample: fwd {naive[1] / ours[1]:.2f}x, fwd+bwd {naive[2] / ours[2]:.2f}x")
-    if floor is not None and device.type == "cpu":
-        print("  targets (CPU): fwd+bwd <= 1.5x floor: "
-              f"{'met' if ours[2] <= 1.5 * floor[2] else 'MISSED'} ({ours[2] / floor[2]:.2f}x); "
-              f">= 2x faster than naive: {'met' if naive[2] >= 2 * ours[2] else 'MISSED'} "
-              f"({naive[2] / ours[2]:.2f}x); peak memory <= 1.5x floor: "
-              + ("n/a" if ours[3] is None or floor[3] is None else
-                 f"{'met' if ours[3] <= 1.5 * floor[3] else 'MISSED'} ({ours[3] / floor[3]:.2f}x)"))
+
+
+def run_distribution(device: torch.device, args) -> None:
+    """The same RoIs all on one image of the batch vs spread evenly over it: the cost of
+    roi_sample must not depend on how RoIs are distributed over the images."""
+    num_images, num_rois = 8, args.num_rois
+    img_h, img_w = args.image_size
+    stride = 16
+    gen = torch.Generator().manual_seed(1)
+    feats = torch.randn(num_images, args.channels, math.ceil(img_h / stride), math.ceil(img_w / stride),
+                        generator=gen).to(device)
+    _, rois, mats, grad_out = make_case(1, img_h, img_w, 1, num_rois, torch.device("cpu"))
+    rois, mats = rois.to(device), mats.to(device)
+    grad_out = torch.randn(num_rois, args.channels, 7, 7, generator=gen).to(device)
+    layouts = {"even (64 per image)" if num_rois == 512 else "even": torch.arange(num_rois) % num_images,
+               "uneven (all on image 0)": torch.zeros(num_rois)}
+    backends = ["triton", "torch"] if device.type == "cuda" else ["torch"]
+    print(f"\n== {device.type.upper()} RoI distribution: {num_rois} RoIs over a batch of {num_images}, features "
+          + "x".join(map(str, feats.shape)) + " (stride 16), 7x7, sampling_ratio 2, affine, fwd+bwd")
+
+    def clear():
+        feats.grad = None
+
+    for backend in backends:
+        rows = {}
+        for name, bidx in layouts.items():
+            r = rois.clone()
+            r[:, 0] = bidx.to(device, r.dtype)
+
+            def step(r=r):
+                clear()
+                m = mats.detach().clone().requires_grad_()
+                roi_sample(feats.requires_grad_(), r, m, (7, 7), 1.0 / stride, 2, backend=backend).backward(grad_out)
+
+            rows[name] = [time_ms(step, device, args.repeats), None, step]
+        if device.type == "cpu":
+            _tune_malloc()
+        for row in rows.values():
+            row[1] = peak_mb(row[2], device, clear)
+        clear()
+        (even_name, even), (uneven_name, uneven) = rows.items()
+        for name, (ms, mb, _) in rows.items():
+            print(f"  {backend:<7} {name:<26} fwd+bwd {ms:9.1f} ms   peak {'n/a' if mb is None else f'{mb:7.0f} MB'}")
+        t_ratio = uneven[0] / even[0]
+        m_ratio = None if uneven[1] is None or even[1] is None or even[1] <= 0 else uneven[1] / even[1]
+        ok = t_ratio <= 1.3 and (m_ratio is None or m_ratio <= 1.3)
+        print(f"  {backend:<7} uneven / even: time {t_ratio:.2f}x, memory "
+              + ("n/a" if m_ratio is None else f"{m_ratio:.2f}x")
+              + f"; target <= 1.3x: {'met' if ok else 'MISSED'}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -318,11 +365,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     p.add_argument("--naive-chunk", type=int, default=16, help="RoIs per naive backward chunk")
     p.add_argument("--device", choices=["cpu", "cuda", "all"], default="all",
                    help="'all': CPU, and CUDA when available")
-    p.add_argument("--num-images", type=int, default=2)
-    p.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"))
-    p.add_argument("--channels", type=int, default=256)
-    p.add_argument("--num-rois", type=int, default=None)
+    p.add_argument("--num-images", type=int, default=2, help="images in the batch")
+    p.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="image size; the FPN levels (strides 4-32) follow (default 800 1216, quick 400 608)")
+    p.add_argument("--channels", type=int, default=256, help="feature channels of every FPN level")
+    p.add_argument("--num-rois", type=int, default=None, help="RoIs in all (default 512, quick 256)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--distribution-only", action="store_true",
+                   help="run only the uneven-vs-even RoI distribution case")
     args = p.parse_args(argv)
     args.repeats = args.repeats or (2 if args.quick else 5)
     args.image_size = args.image_size or ([400, 608] if args.quick else [800, 1216])
@@ -337,7 +387,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if args.device == "cuda" or (args.device == "all" and torch.cuda.is_available()):
         devices.append(torch.device("cuda"))
     for d in devices:
-        run(d, args)
+        if not args.distribution_only:
+            run(d, args)
+        run_distribution(d, args)
 
 
 if __name__ == "__main__":

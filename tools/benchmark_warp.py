@@ -13,41 +13,38 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import cv2
 import torch
 import torch.nn.functional as F
+from torch.utils import benchmark
 
 from stn_plugin.geometry import build_family, index_to_continuous_matrix, normalized_matrix_to_pixel
 from stn_plugin.ops.warp import warp
 
 
-def timed(fns, repeats: int, device: str) -> list:
-    """Median milliseconds of each function; the functions run interleaved, so a
-    load change on the machine affects all of them alike."""
-    for fn in fns:
-        fn()  # warm-up
+def timed(fns, repeats: int) -> list:
+    """Median milliseconds of each function over ``repeats`` runs, timed by
+    ``torch.utils.benchmark`` (which synchronises CUDA); the functions run interleaved,
+    so a load change on the machine affects all of them alike."""
+    timers = [benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads()) for fn in fns]
+    for timer in timers:
+        timer.timeit(1)  # warm-up
     times = [[] for _ in fns]
     for _ in range(repeats):
-        for fn, acc in zip(fns, times):
-            if device == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            fn()
-            if device == "cuda":
-                torch.cuda.synchronize()
-            acc.append(time.perf_counter() - t0)
+        for timer, acc in zip(timers, times):
+            acc.append(timer.timeit(1).median)
     return [statistics.median(t) * 1e3 for t in times]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--channels", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch", type=int, default=32, help="images per batch")
+    parser.add_argument("--size", type=int, default=224, help="image height = width, input and output")
+    parser.add_argument("--channels", type=int, default=3, help="image channels")
+    parser.add_argument("--repeats", type=int, default=20, help="timed runs per method (the median is printed)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="'cpu' or 'cuda' (default: cuda when available)")
     args = parser.parse_args()
     torch.manual_seed(0)
     n, c, s, dev = args.batch, args.channels, args.size, args.device
@@ -74,7 +71,7 @@ def main() -> None:
           f"threads={torch.get_num_threads()}")
     rows = []
     for label, bw in [("forward", False), ("forward+backward", True)]:
-        t_ours, t_ref = timed([lambda: ours(bw), lambda: torch_ref(bw)], args.repeats, dev)
+        t_ours, t_ref = timed([lambda: ours(bw), lambda: torch_ref(bw)], args.repeats)
         rows.append((label, t_ours, t_ref))
     t_cv = None
     if dev == "cpu":
@@ -88,7 +85,7 @@ def main() -> None:
             for img, m in zip(imgs, mats):
                 cv2.warpAffine(img, m, (s, s), flags=flags)
 
-        t_cv = timed([opencv], args.repeats, dev)[0]
+        t_cv = timed([opencv], args.repeats)[0]
     print()
     print("| pass | stn_plugin warp (ms) | affine_grid + grid_sample (ms) | ratio ours/torch | cv2.warpAffine (ms) |")
     print("|---|---|---|---|---|")

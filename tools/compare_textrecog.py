@@ -40,16 +40,21 @@ TEST_DISTORTIONS = ("curve", "arc", "perspective")
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work-dir", default="work_dirs/compare_textrecog")
+    p.add_argument("--work-dir", default="work_dirs/compare_textrecog",
+                   help="where the models, their logs and results.json / results.md go")
     p.add_argument("--data-dir", help="synthetic data folder (default <work-dir>/data); generated if missing")
-    p.add_argument("--num-train", type=int, default=20000)
-    p.add_argument("--num-test", type=int, default=1000)
+    p.add_argument("--num-train", type=int, default=20000, help="synthetic training crops to generate")
+    p.add_argument("--num-test", type=int, default=1000,
+                   help="curved / arc / perspective test crops to generate")
     p.add_argument("--seed", type=int, default=0, help="train set seed; the test set uses seed + 1")
-    p.add_argument("--models", nargs="+", default=["crnn", "crnn-tps-warp"], choices=MODELS)
+    p.add_argument("--models", nargs="+", default=["crnn", "crnn-tps-warp"], choices=MODELS,
+                   help="models to train and compare (configs/textrecog/<model>_synthetic-words.py)")
     p.add_argument("--iters", type=int, default=9000, help="training iterations per model (same for all)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="training batch size (same for all models)")
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
-    p.add_argument("--schedule", choices=["cosine", "flat"], default="flat")
+    p.add_argument("--schedule", choices=["cosine", "flat"], default="flat",
+                   help="learning-rate schedule after the warm-up: 'flat' (constant, linear decay over the "
+                        "last 20%%) or 'cosine' (decay to 1e-5)")
     p.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
                    help="config overrides applied to every model, e.g. model.decoder.num_layers=1")
     p.add_argument("--threads", type=int, default=1, help="torch threads per training process")
@@ -57,12 +62,36 @@ def parse_args(argv=None):
     p.add_argument("--max-train-minutes", type=float, default=30.0,
                    help="warn if the trainings together took longer than this")
     p.add_argument("--tesseract-num", type=int, default=500, help="test crops read by Tesseract (0: skip)")
-    p.add_argument("--gen-workers", type=int, default=1)
-    return p.parse_args(argv)
+    p.add_argument("--gen-workers", type=int, default=1, help="processes generating the synthetic crops")
+    args = p.parse_args(argv)
+    if args.iters < 1:
+        p.error(f"--iters must be >= 1, got {args.iters}")
+    return args
 
 
 def config_path(name: str) -> str:
     return osp.join(REPO, "configs", "textrecog", f"{name}_synthetic-words.py")
+
+
+def lr_schedule(iters: int, schedule: str) -> list:
+    """mmengine ``param_scheduler`` entries for ``iters`` iterations: a linear warm-up
+    over the first 10% (at most 100 iterations), then ``'cosine'`` decay to 1e-5 or
+    ``'flat'`` (constant, linear decay over the last 20%). Every entry spans at least
+    one iteration (mmengine refuses ``end <= begin``), also for a smoke run of 2."""
+    warm = min(100, max(1, iters // 10))
+    if schedule == "cosine":
+        return [
+            dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=warm),
+            dict(type="CosineAnnealingLR", by_epoch=False, begin=warm, end=max(iters, warm + 1), eta_min=1e-5),
+        ]
+    if schedule == "flat":
+        decay = max(0, min(max(warm + 1, int(iters * 0.8)), iters - 1))
+        return [
+            dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=warm),
+            dict(type="LinearLR", start_factor=1.0, end_factor=0.05, by_epoch=False, begin=decay,
+                 end=max(iters, decay + 1)),
+        ]
+    raise ValueError(f"schedule must be 'cosine' or 'flat', got {schedule!r}")
 
 
 def train_and_test(config: str, work_dir: str, data_dir: str, iters: int, batch_size: int, threads: int,
@@ -86,21 +115,8 @@ def train_and_test(config: str, work_dir: str, data_dir: str, iters: int, batch_
     cfg.train_dataloader.batch_size = batch_size
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=iters, val_interval=iters + 1)
-    warm = min(100, max(1, iters // 10))
     cfg.optim_wrapper.optimizer.lr = lr
-    if schedule == "cosine":
-        cfg.param_scheduler = [
-            dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=warm),
-            dict(type="CosineAnnealingLR", by_epoch=False, begin=warm, end=iters, eta_min=1e-5),
-        ]
-    elif schedule == "flat":
-        decay = max(warm + 1, int(iters * 0.8))
-        cfg.param_scheduler = [
-            dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=warm),
-            dict(type="LinearLR", start_factor=1.0, end_factor=0.05, by_epoch=False, begin=decay, end=iters),
-        ]
-    else:
-        raise ValueError(f"schedule must be 'cosine' or 'flat', got {schedule!r}")
+    cfg.param_scheduler = lr_schedule(iters, schedule)
     if overrides:
         cfg.merge_from_dict(overrides)
     cfg.default_hooks.checkpoint = dict(type="CheckpointHook", by_epoch=False, interval=iters, max_keep_ckpts=1)
@@ -197,12 +213,13 @@ def main(argv=None):
     os.makedirs(work_dir, exist_ok=True)
 
     from stn_plugin.textrecog.synthetic_words import generate_synthetic_words
+    # a split without its annotation file is a generation that was cut short: redo it
     if not osp.isfile(osp.join(data_dir, "textrecog_train.json")):
         generate_synthetic_words(data_dir, args.num_train, args.seed, "train", TRAIN_DISTORTIONS,
-                                 workers=args.gen_workers)
+                                 workers=args.gen_workers, overwrite=True)
     if not osp.isfile(osp.join(data_dir, "textrecog_test_curved.json")):
         generate_synthetic_words(data_dir, args.num_test, args.seed + 1, "test_curved", TEST_DISTORTIONS,
-                                 workers=args.gen_workers)
+                                 workers=args.gen_workers, overwrite=True)
 
     if any(Config.fromfile(config_path(m)).model.get("warp_supervision") for m in args.models):
         with open(osp.join(data_dir, "textrecog_train.json")) as f:

@@ -29,7 +29,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help=f"training iterations (batch 8) per variant (default {DEFAULT_ITERS})")
     p.add_argument("--out", default=str(REPO / "work_dirs" / "main_job"),
                    help="parent folder; each variant's run writes a new timestamped subfolder")
-    p.add_argument("--data", default=str(REPO / "data" / "digit_scenes"))
+    p.add_argument("--data", default=str(REPO / "data" / "digit_scenes"),
+                   help="digit-scenes folder; generated there if missing")
     return p.parse_args(argv)
 
 

@@ -44,7 +44,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, Optional, Sequence, Union
+from typing import Callable, Dict, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -361,7 +361,7 @@ def _source_order(rng: np.random.Generator, num_source: int, num_samples: int) -
 
 def generate_distorted_mnist(variant: str, split: str = "train", source: Union[str, PathLike, MNISTSource] = "embedded",
                              num_samples: Optional[int] = None, seed: int = 0, chunk_size: int = 2048,
-                             progress: Optional[Callable[[int, int], None]] = None,
+                             progress: bool = False,
                              **options) -> DistortedDigits:
     """Generate a distorted-MNIST split deterministically.
 
@@ -374,7 +374,7 @@ def generate_distorted_mnist(variant: str, split: str = "train", source: Union[s
             with fresh distortions (the paper's on-the-fly augmentation, frozen).
         seed: the generator seed (with variant and split it fixes everything).
         chunk_size: samples rendered per batch.
-        progress: called as ``progress(done, total)`` after each chunk.
+        progress: show a progress bar (mmengine's) over the samples.
         options: variant options overriding the defaults (see :data:`VARIANTS`).
 
     Returns:
@@ -394,14 +394,21 @@ def generate_distorted_mnist(variant: str, split: str = "train", source: Union[s
     size = canvas_size(variant, **options)
     images = np.empty((n, size, size), dtype=np.uint8)
     all_sources = torch.from_numpy(src.images)
+    bar = None
+    if progress:
+        from mmengine.utils import ProgressBar
+
+        bar = ProgressBar(n)
     for start in range(0, n, chunk_size):
         stop = min(start + chunk_size, n)
         chunk = {k: v[start:stop] for k, v in params.items()}
         out = render_distortion(variant, all_sources[order[start:stop]], chunk, clutter_sources=all_sources,
                                 **options)
         images[start:stop] = out.round_().to(torch.uint8).numpy()
-        if progress is not None:
-            progress(stop, n)
+        if bar is not None:
+            bar.update(stop - start)
+    if bar is not None:
+        bar.file.write("\n")
     meta = dict(seed=int(seed), source=src.name, num_source_digits=len(src), canvas_size=size,
                 options=_jsonable(variant_options(variant, **options)), generator="stn_plugin.distorted_mnist/1")
     return DistortedDigits(variant, split, images, src.labels[order].astype(np.int64), order.astype(np.int64),
@@ -414,8 +421,3 @@ def _jsonable(obj):
     if isinstance(obj, (tuple, list)):
         return [_jsonable(v) for v in obj]
     return obj
-
-
-def iter_variants() -> Iterator[VariantSpec]:
-    """The variants in the paper's order."""
-    return iter(VARIANTS.values())

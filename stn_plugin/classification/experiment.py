@@ -21,6 +21,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 
 from .distorted_mnist import VARIANTS, generate_distorted_mnist, load_distorted_mnist
+from .visualization import save_rectification_figure
 
 # The paper's Table 1 (left), % test error on distorted MNIST (full MNIST training set).
 PAPER_ERRORS: Dict[str, Dict[str, float]] = {
@@ -180,13 +181,6 @@ def format_table(results: Sequence[RunResult], variants: Sequence[str], models: 
 def _figure(runs: Dict[str, Dict[str, object]], variants: Sequence[str], data: Dict[str, Dict[str, Path]],
             path: Path, num_digits: int = 10) -> Optional[Path]:
     """Inputs beside each spatial transformer's output, one block per variant, in one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from .visualization import _to_uint8
-
     blocks = []
     for v in variants:
         st_models = [(m, r) for m, r in runs.get(v, {}).items() if getattr(r.model, "stn", None) is not None]
@@ -194,7 +188,7 @@ def _figure(runs: Dict[str, Dict[str, object]], variants: Sequence[str], data: D
             continue
         test = load_distorted_mnist(data[v]["test"])
         imgs = torch.from_numpy(test.images[:num_digits]).float()[:, None]
-        rows = [("input", _to_uint8(imgs))]
+        rows = []
         for m, runner in st_models:
             model = runner.model
             model.eval()
@@ -202,32 +196,12 @@ def _figure(runs: Dict[str, Dict[str, object]], variants: Sequence[str], data: D
                 x = model.data_preprocessor(dict(inputs=[i.to(torch.uint8) for i in imgs], data_samples=None),
                                             False)["inputs"]
                 out, _ = model.rectify(x)
-            rows.append((MODEL_LABELS.get(m, m), _to_uint8(out)))
-        blocks.append((v, test.labels[:num_digits], rows))
+            rows.append((MODEL_LABELS.get(m, m), out))
+        blocks.append((v, imgs, test.labels[:num_digits], rows))
     if not blocks:
         return None
-    n_rows = sum(len(b[2]) for b in blocks)
-    fig, axes = plt.subplots(n_rows, num_digits, figsize=(1.0 * num_digits + 1.8, 1.0 * n_rows + 0.6),
-                             squeeze=False)
-    r = 0
-    for v, labels, rows in blocks:
-        for name, arr in rows:
-            for c in range(num_digits):
-                ax = axes[r][c]
-                ax.imshow(arr[c], cmap="gray", vmin=0, vmax=255)
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if name == "input":
-                    ax.set_title(str(int(labels[c])), fontsize=7, pad=2)
-            axes[r][0].set_ylabel(f"{v}: {name}" if name == "input" else name, rotation=0, ha="right",
-                                  va="center", fontsize=8)
-            r += 1
-    fig.suptitle("Distorted MNIST test digits (label above) and the spatial transformers' outputs", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (1.0 * n_rows + 0.6)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save_rectification_figure(
+        path, blocks, title="Distorted MNIST test digits (label above) and the spatial transformers' outputs")
 
 
 def run_experiment(variants: Sequence[str], models: Sequence[str], work_dir: Path, max_iters: int,

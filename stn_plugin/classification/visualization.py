@@ -1,5 +1,5 @@
 """Pictures of what a spatial transformer does to digits: inputs beside their
-rectified outputs (issue: rectification is opaque unless shown)."""
+rectified outputs (what a rectifier learned is hard to judge from numbers alone)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -58,16 +58,22 @@ def rectification_tiles(inputs: Tensor, outputs: Tensor, gt_labels: Optional[Seq
     return canvas
 
 
-def save_rectification_figure(path: Union[str, Path], inputs: Tensor,
-                              rows: Sequence[Tuple[str, Tensor]], labels: Optional[Sequence[int]] = None,
-                              title: Optional[str] = None) -> Path:
-    """Save a matplotlib figure: a row of input digits, then one row per model output.
+# One block of a rectification figure: (name, input digits (N, 1, H, W), their true
+# classes or None, [(row title, rectified digits (N, 1, h, w)), ...]).
+FigureBlock = Tuple[str, Tensor, Optional[Sequence[int]], Sequence[Tuple[str, Tensor]]]
+
+
+def save_rectification_figure(path: Union[str, Path], blocks: Sequence[FigureBlock],
+                              title: Optional[str] = None, dpi: int = 80) -> Path:
+    """Save a matplotlib figure of digits beside spatial transformers' outputs.
+
+    Each block is a row of input digits (true class above each, row title
+    ``'<name>: input'``), then one row per model output; one column per digit. Images
+    may be in [0, 1] or [0, 255].
 
     Args:
         path: the PNG to write (parent folders are created).
-        inputs: ``(N, 1, H, W)`` input digits.
-        rows: ``[(row title, (N, 1, h, w) rectified digits), ...]``.
-        labels: optional true classes shown above the inputs.
+        blocks: :data:`FigureBlock` s, e.g. one per distortion variant.
         title: figure title.
     """
     import matplotlib
@@ -75,25 +81,30 @@ def save_rectification_figure(path: Union[str, Path], inputs: Tensor,
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    all_rows = [("input", inputs)] + list(rows)
-    n = inputs.shape[0]
-    fig, axes = plt.subplots(len(all_rows), n, figsize=(1.1 * n + 1.6, 1.15 * len(all_rows) + 0.4),
-                             squeeze=False)
-    for r, (name, imgs) in enumerate(all_rows):
-        arr = _to_uint8(imgs)
-        for c in range(n):
+    rows = []  # (row title, uint8 images, labels above or None)
+    for name, inputs, labels, outputs in blocks:
+        rows.append((f"{name}: input" if name else "input", _to_uint8(inputs), labels))
+        rows += [(row_title, _to_uint8(images), None) for row_title, images in outputs]
+    n_rows, n_cols = len(rows), max(len(images) for _, images, _ in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.0 * n_cols + 1.8, 1.0 * n_rows + 0.6), squeeze=False)
+    for r, (row_title, images, labels) in enumerate(rows):
+        for c in range(n_cols):
             ax = axes[r][c]
-            ax.imshow(arr[c], cmap="gray", vmin=0, vmax=255)
             ax.set_xticks([])
             ax.set_yticks([])
-            if r == 0 and labels is not None:
-                ax.set_title(str(int(labels[c])), fontsize=8)
-        axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+            if c >= len(images):
+                continue
+            ax.imshow(images[c], cmap="gray", vmin=0, vmax=255)
+            if labels is not None:
+                ax.set_title(str(int(labels[c])), fontsize=7, pad=2)
+        axes[r][0].set_ylabel(row_title, rotation=0, ha="right", va="center", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (1.0 * n_rows + 0.6)))
+    else:
+        fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path

@@ -26,15 +26,31 @@ import torch
 
 
 def load_tool_config(config: str, launcher: str, cfg_options: Optional[dict], work_dir: Optional[str]):
-    """Load ``config`` and apply the arguments the train and test tools share."""
+    """Load ``config`` and apply the arguments the train and test tools share.
+
+    ``cfg_options`` also reach the keys a config copied them into: an overridden
+    ``data_root`` (any top-level ``*root``) moves every dataloader and evaluator path
+    below it, and an overridden ``train_cfg.max_iters`` / ``max_epochs`` scales the
+    ``param_scheduler`` (see :mod:`stn_plugin.cli.config_overrides`)."""
     from mmengine.config import Config
 
+    from .. import register_all_modules
+
+    # the tools import stn_plugin before mmengine, so a config's
+    # custom_imports=['stn_plugin'] finds it imported and registers nothing: register here
+    register_all_modules()
     if not os.path.isfile(config):
         raise FileNotFoundError(f"config file not found: {config}")
     cfg = Config.fromfile(config)
     cfg.launcher = launcher
     if cfg_options is not None:
+        from .config_overrides import follow_data_roots, rescale_schedule, root_variables
+
+        roots = root_variables(cfg, cfg_options)
+        train_cfg = dict(cfg.get("train_cfg") or {})
         cfg.merge_from_dict(cfg_options)
+        follow_data_roots(cfg, roots, cfg_options)
+        rescale_schedule(cfg, train_cfg, cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get("work_dir", None) is None:
@@ -60,10 +76,47 @@ def tool_setup() -> Iterator[None]:
         setup_cache_size_limit_of_dynamo()
     except ImportError:  # pragma: no cover - mmdet is a dependency
         pass
+    with exit_on_bad_input():
+        yield
+
+
+@contextmanager
+def exit_on_bad_input() -> Iterator[None]:
+    """Inside: our argument, config, file-system and checkpoint errors end the tool with
+    ``error: <message>`` (exit status 1) instead of a traceback."""
     try:
         yield
-    except (LauncherError, FileNotFoundError, KeyError, ValueError) as err:
-        sys.exit(f"error: {err.args[0] if err.args else err}")
+    except (LauncherError, OSError, KeyError, ValueError) as err:
+        if isinstance(err, OSError) and err.errno is not None:
+            message = str(err)  # "[Errno 13] Permission denied: 'path'", not the bare errno
+        else:
+            message = err.args[0] if err.args else err
+        sys.exit(f"error: {message}")
+
+
+def check_work_dir(work_dir: str) -> None:
+    """Raise if ``work_dir`` cannot be (or is not) a writable directory; creates nothing."""
+    path = os.path.abspath(work_dir)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise NotADirectoryError(f"work dir {work_dir!r} exists and is not a directory")
+    parent = path
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise NotADirectoryError(f"work dir {work_dir!r} cannot be created: {parent!r} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        what = "is not writable" if parent == path else f"cannot be created: {parent!r} is not writable"
+        raise PermissionError(f"work dir {work_dir!r} {what}")
+
+
+def earlier_checkpoints(work_dir: str) -> list:
+    """Checkpoint files an earlier run left in ``work_dir`` (what mmengine's
+    ``CheckpointHook`` writes there: ``*.pth`` and ``last_checkpoint``), sorted."""
+    if not os.path.isdir(work_dir):
+        return []
+    return sorted(name for name in os.listdir(work_dir)
+                  if name == "last_checkpoint" or (name.endswith(".pth") and os.path.isfile(
+                      os.path.join(work_dir, name))))
 
 
 def close_process_group() -> None:

@@ -7,9 +7,13 @@ Generic: builds mmengine's Runner (or ``cfg.runner_type``) with ``load_from=CHEC
 and calls ``test()``. ``--out`` appends mmdet's ``DumpDetResults`` (a pickle of the
 predicted data samples, whatever the task); ``--show`` / ``--show-dir`` switch on
 ``default_hooks.visualization`` (mmdet's ``DetVisualizationHook`` for detectors,
-``DigitVisualizationHook`` for the MNIST classifiers); ``--tta`` wraps the model in
+``DigitVisualizationHook`` for the MNIST classifiers, ``TextRecogVisualizationHook``
+for text recognizers); ``--tta`` wraps the model in
 ``cfg.tta_model`` and uses ``cfg.tta_pipeline`` -- for a detection config without
-them, mmdet's default flip TTA, as mmdet does.
+them, mmdet's default flip TTA, as mmdet does. The checkpoint is checked strictly
+before testing: every weight of the config's model must be in it with its shape, else
+the tool ends with an error naming what does not match (mmengine alone would skip the
+mismatching weights and evaluate an untrained model).
 """
 from __future__ import annotations
 
@@ -20,9 +24,11 @@ import warnings
 from copy import deepcopy
 from typing import Dict, Optional, Sequence
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from .arguments import CfgOptionsAction
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -35,12 +41,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--show-dir", help="directory where painted images will be saved, inside "
                                            "work_dir/timestamp/")
     parser.add_argument("--wait-time", type=float, default=2, help="the interval of show (s)")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+    parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction,
                         help="override config settings, key=value pairs; lists as key='[a,b]'")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
                         help="job launcher")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation (cfg.tta_model / tta_pipeline)")
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0,
+                        help="set by torch.distributed.launch (torchrun sets LOCAL_RANK instead)")
     args = parser.parse_args(argv)
     if "LOCAL_RANK" not in os.environ:
         os.environ["LOCAL_RANK"] = str(args.local_rank)
@@ -52,7 +59,8 @@ def _trigger_visualization_hook(cfg: Config, args: argparse.Namespace) -> Config
     if "visualization" not in hooks:
         raise KeyError("--show / --show-dir need a visualization hook in the config: "
                        "default_hooks.visualization=dict(type='DetVisualizationHook') for detectors or "
-                       "dict(type='DigitVisualizationHook') for the MNIST classifiers")
+                       "dict(type='DigitVisualizationHook') for the MNIST classifiers or "
+                       "dict(type='TextRecogVisualizationHook') for text recognizers")
     hook = hooks["visualization"]
     hook["draw"] = True
     if args.show:
@@ -109,12 +117,15 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     """Test; returns the metrics dict (e.g. ``{'mnist/error': ...}``)."""
     args = parse_args(argv)
-    from .runner_setup import adapt_distributed_to_cpu, close_process_group, tool_setup
+    from .checkpoint_match import check_test_checkpoint
+    from .runner_setup import adapt_distributed_to_cpu, close_process_group, exit_on_bad_input, tool_setup
 
     with tool_setup():
         cfg = build_config(args)
         adapt_distributed_to_cpu(cfg)
     runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
+    with exit_on_bad_input():
+        check_test_checkpoint(runner.model, args.checkpoint, args.config)
     if args.out is not None:
         from mmdet.evaluation import DumpDetResults
 

@@ -9,7 +9,12 @@ configs included. Distributed runs go through mmengine's launcher
 (``tools/dist_train.sh`` starts torchrun with ``--launcher pytorch``); on a CPU-only
 machine the process group uses gloo (see ``stn_plugin.cli.runner_setup``).
 The work dir defaults to ``./work_dirs/<config name>``; mmengine writes its logs
-into a new timestamped folder there, and nothing is deleted.
+into a new timestamped folder there. A work dir that already holds checkpoints
+(``*.pth``, ``last_checkpoint``) of an earlier run is refused unless the run resumes it
+(``--resume``) or ``--overwrite`` says to train anew over them, since the new run's
+``iter_N.pth`` / ``last_checkpoint`` would replace the old ones. Before training, the
+checkpoint ``--resume`` resumes must fit the config's model exactly, and ``load_from``
+must fit it at least in part (:mod:`stn_plugin.cli.checkpoint_match`).
 """
 from __future__ import annotations
 
@@ -18,9 +23,11 @@ import os
 import os.path as osp
 from typing import Optional, Sequence
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from .arguments import CfgOptionsAction
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -34,13 +41,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--resume", nargs="?", type=str, const="auto",
                         help="resume from this checkpoint; without a path, from the latest checkpoint "
                              "in the work dir")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+    parser.add_argument("--overwrite", action="store_true",
+                        help="train anew in a work dir that holds checkpoints of an earlier run; the new "
+                             "run's checkpoints and last_checkpoint replace them as it saves")
+    parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction,
                         help="override config settings, key=value pairs (e.g. train_cfg.max_iters=100 "
                              "model.stn.family.type=tps); lists as key='[a,b]'")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
                         help="job launcher")
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0,
+                        help="set by torch.distributed.launch (torchrun sets LOCAL_RANK instead)")
     args = parser.parse_args(argv)
     if "LOCAL_RANK" not in os.environ:
         os.environ["LOCAL_RANK"] = str(args.local_rank)
@@ -72,7 +83,29 @@ def build_config(args: argparse.Namespace) -> Config:
             raise FileNotFoundError(f"--resume: checkpoint not found: {args.resume}")
         cfg.resume = True
         cfg.load_from = args.resume
+    from .runner_setup import check_work_dir, earlier_checkpoints
+
+    check_work_dir(cfg.work_dir)
+    found = [] if cfg.get("resume", False) or getattr(args, "overwrite", False) else earlier_checkpoints(cfg.work_dir)
+    if found:
+        shown = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
+        raise FileExistsError(f"work dir {cfg.work_dir} holds checkpoints of an earlier run ({shown}), which "
+                              "this run would overwrite; pass --resume to continue that run, --overwrite to "
+                              "train anew over them, or another --work-dir")
     return cfg
+
+
+def check_checkpoints(runner: Runner, cfg: Config) -> None:
+    """Before training: the checkpoint a resume loads must fit the model exactly,
+    ``load_from`` at least in part (see :mod:`stn_plugin.cli.checkpoint_match`)."""
+    from mmengine.runner import find_latest_checkpoint
+
+    from .checkpoint_match import check_load_from, check_resume_checkpoint
+
+    if cfg.get("resume", False):
+        check_resume_checkpoint(runner.model, cfg.get("load_from") or find_latest_checkpoint(cfg.work_dir))
+    elif cfg.get("load_from"):
+        check_load_from(runner.model, cfg.load_from)
 
 
 def build_runner(cfg: Config) -> Runner:
@@ -93,6 +126,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Runner:
     with tool_setup():
         cfg = build_config(args)
         runner = build_runner(cfg)
+        check_checkpoints(runner, cfg)
     runner.train()
     close_process_group()
     return runner

@@ -4,7 +4,8 @@ Importing this package registers (and the core modules, see
 :func:`stn_plugin.registration.register_core_modules`):
 
 * ``MODELS``: :class:`AffineRoIRectifier`, :class:`TPSRoIRectifier` (drop-in
-  replacements of ``SingleRoIExtractor``), :class:`RectifyingRoIHead`,
+  replacements of ``SingleRoIExtractor``; their base :class:`RoIRectifierExtractor` is
+  the contract heads and hooks use), :class:`RectifyingRoIHead`,
   :class:`RectifyingCascadeRoIHead`;
 * ``HOOKS``: :class:`RectifierStatsHook`, :class:`RectifierVisualizationHook`.
 
@@ -17,7 +18,7 @@ register_core_modules()
 
 from .hooks import RectifierStatsHook, RectifierVisualizationHook  # noqa: E402
 from .roi_heads import RectifyingCascadeRoIHead, RectifyingRoIHead  # noqa: E402
-from .roi_rectifiers import AffineRoIRectifier, TPSRoIRectifier  # noqa: E402
+from .roi_rectifiers import AffineRoIRectifier, RoIRectifierExtractor, TPSRoIRectifier  # noqa: E402
 
-__all__ = ["AffineRoIRectifier", "TPSRoIRectifier", "RectifyingRoIHead", "RectifyingCascadeRoIHead",
-           "RectifierStatsHook", "RectifierVisualizationHook"]
+__all__ = ["RoIRectifierExtractor", "AffineRoIRectifier", "TPSRoIRectifier", "RectifyingRoIHead",
+           "RectifyingCascadeRoIHead", "RectifierStatsHook", "RectifierVisualizationHook"]

@@ -36,6 +36,10 @@ from typing import List, Optional, Sequence
 
 from ..cli.paths import config_path
 
+# Runs shorter than this are smoke runs: their scores are not compared (the main job
+# trains 600 iterations, the README's comparison 1500).
+MIN_ITERS_TO_COMPARE = 600
+
 CONFIGS = {
     "baseline": "digits/faster-rcnn_r18_fpn_digit-scenes_baseline.py",
     "affine": "digits/faster-rcnn_r18_fpn_digit-scenes_affine-rectifier.py",
@@ -64,21 +68,22 @@ def ensure_data(data: Path, num_train: int, num_val: int, seed: int) -> None:
 
 
 def train_command(name: str, data: Path, work: Path, iters: int, batch_size: int, train_seed: int) -> List[str]:
-    ds = str(data.resolve()) + "/"
+    # data_root reaches the dataloaders and evaluators, max_iters the val and checkpoint
+    # intervals, through the train tool (stn_plugin.cli.config_overrides); the warm-up
+    # stays 100 iterations whatever the length, the learning-rate steps come at 75% and
+    # 90%; the logger reports at least once, so short runs also have a time per iteration
+    # --overwrite: a rerun of the benchmark into the same folder replaces its checkpoints
     return [sys.executable, "-m", "stn_plugin.cli.train", str(config_path(CONFIGS[name])), "--work-dir", str(work),
-            "--cfg-options", f"train_dataloader.dataset.data_root={ds}", f"val_dataloader.dataset.data_root={ds}",
-            f"test_dataloader.dataset.data_root={ds}", f"val_evaluator.ann_file={ds}annotations/val.json",
-            f"test_evaluator.ann_file={ds}annotations/val.json", f"train_cfg.max_iters={iters}",
-            f"train_cfg.val_interval={iters}", f"default_hooks.checkpoint.interval={iters}",
+            "--overwrite", "--cfg-options", f"data_root={data.resolve()}/", f"train_cfg.max_iters={iters}",
             f"param_scheduler.1.end={iters}", f"param_scheduler.1.milestones=[{int(iters * 0.75)},{int(iters * 0.9)}]",
+            f"default_hooks.logger.interval={max(1, min(50, iters))}",
             f"train_dataloader.batch_size={batch_size}", f"randomness.seed={train_seed}"]
 
 
 def test_command(name: str, checkpoint: Path, test_data: Path, work: Path) -> List[str]:
-    ds = str(test_data.resolve()) + "/"
     return [sys.executable, "-m", "stn_plugin.cli.test", str(config_path(CONFIGS[name])), str(checkpoint),
-            "--work-dir", str(work), "--cfg-options", f"test_dataloader.dataset.data_root={ds}",
-            "test_dataloader.dataset.ann_file=annotations/val.json", f"test_evaluator.ann_file={ds}annotations/val.json"]
+            "--work-dir", str(work), "--cfg-options", f"data_root={test_data.resolve()}/",
+            "test_dataloader.dataset.ann_file=annotations/val.json"]
 
 
 class VariantRun:
@@ -151,7 +156,7 @@ def read_run(run_dir: Path, vis: Path) -> dict:
         for img in images:
             shutil.copy(img, vis / img.name)
     return dict(mAP=metrics["coco/bbox_mAP"], mAP50=metrics["coco/bbox_mAP_50"], stn=stn,
-                s_per_iter=statistics.median(train_times) if train_times else float("nan"),
+                s_per_iter=statistics.median(train_times) if train_times else None,
                 run_dir=str(run_dir), vis=str(vis) if images else "-")
 
 
@@ -162,7 +167,8 @@ def format_table(rows: Sequence[dict]) -> str:
              "|---|---|---|" + ("---|---|" if test else "") + "---|---|"]
     lines += [f"| {r['variant']} | {r['mAP']:.3f} | {r['mAP50']:.3f} | "
               + (f"{r['test_mAP']:.3f} | {r['test_mAP50']:.3f} | " if test else "")
-              + f"{r['s_per_iter']:.2f} | {r['wall']:.0f} |" for r in rows]
+              + ("-" if r["s_per_iter"] is None else f"{r['s_per_iter']:.2f}") + f" | {r['wall']:.0f} |"
+              for r in rows]
     return "\n".join(lines)
 
 
@@ -177,22 +183,29 @@ def setting_line(args: argparse.Namespace, threads: Optional[int]) -> str:
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iters", type=int, default=1500, help="training iterations per variant (same for all)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--variants", nargs="+", default=["baseline", "affine"], choices=sorted(CONFIGS))
+    parser.add_argument("--batch-size", type=int, default=8, help="training batch size of every variant")
+    parser.add_argument("--variants", nargs="+", default=["baseline", "affine"], choices=sorted(CONFIGS),
+                        help="detectors to train: Faster R-CNN without (baseline) / with an RoI rectifier")
     parser.add_argument("--parallel", action="store_true", help="train the variants at the same time")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per training process (default: 1 with --parallel, else torch's)")
-    parser.add_argument("--data", type=Path, default=Path("data/digit_scenes"))
-    parser.add_argument("--num-train", type=int, default=800)
-    parser.add_argument("--num-val", type=int, default=200)
+    parser.add_argument("--data", type=Path, default=Path("data/digit_scenes"),
+                        help="digit-scenes folder; generated there if missing")
+    parser.add_argument("--num-train", type=int, default=800, help="training scenes to generate")
+    parser.add_argument("--num-val", type=int, default=200, help="validation scenes to generate")
     parser.add_argument("--seed", type=int, default=0, help="data generation seed")
     parser.add_argument("--num-test", type=int, default=0,
                         help="also test every variant on this many separate scenes (generation seed + 1, "
                              "held-out digits, in --test-data); 0: no test set")
-    parser.add_argument("--test-data", type=Path, default=Path("data/digit_scenes_test"))
+    parser.add_argument("--test-data", type=Path, default=Path("data/digit_scenes_test"),
+                        help="folder of the --num-test scenes; generated there if missing")
     parser.add_argument("--train-seed", type=int, default=0, help="mmengine randomness.seed of every variant")
-    parser.add_argument("--out", type=Path, default=Path("work_dirs/digit_scenes_benchmark"))
-    return parser.parse_args(argv)
+    parser.add_argument("--out", type=Path, default=Path("work_dirs/digit_scenes_benchmark"),
+                        help="work dirs of the variants, their drawings (vis/) and the results_*.md tables")
+    args = parser.parse_args(argv)
+    if args.iters < 1:
+        parser.error(f"--iters must be >= 1, got {args.iters}")
+    return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
@@ -212,8 +225,25 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
         rows = [r.result() for r in runs]
     else:
         rows = [start(v).result() for v in args.variants]
-    lines = [setting_line(args, threads), "", format_table(rows), ""]
+    lines = [setting_line(args, threads), "", format_table(rows), ""] + summary_lines(rows, args.iters)
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = args.out / f"results_{time.strftime('%Y%m%d_%H%M%S')}.md"
+    results.write_text("\n".join(lines) + "\n")
+    print("\n" + "\n".join(lines))
+    print(f"[benchmark] total {time.time() - t0:.0f} s; results in {results}")
+    return rows
+
+
+def summary_lines(rows: Sequence[dict], iters: int) -> List[str]:
+    """The lines under the table: each variant's difference to the baseline (only for
+    runs of at least :data:`MIN_ITERS_TO_COMPARE` iterations), its rectifier statistics
+    and where its drawings are."""
+    lines = []
     base = next((r for r in rows if r["variant"] == "baseline"), None)
+    if base is not None and len(rows) > 1 and iters < MIN_ITERS_TO_COMPARE:
+        lines.append(f"{iters} iterations is a smoke run (the shortest schedule this benchmark compares is "
+                     f"{MIN_ITERS_TO_COMPARE}): the scores above say nothing about which variant is better.")
+        base = None
     for r in rows:
         if base is not None and r is not base:
             for split, key in (("val", "mAP"), ("test", "test_mAP")):
@@ -226,12 +256,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
                          + ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["stn"].items())))
         if r["vis"] != "-":
             lines.append(f"{r['variant']}: visualizations in {r['vis']}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    results = args.out / f"results_{time.strftime('%Y%m%d_%H%M%S')}.md"
-    results.write_text("\n".join(lines) + "\n")
-    print("\n" + "\n".join(lines))
-    print(f"[benchmark] total {time.time() - t0:.0f} s; results in {results}")
-    return rows
+    return lines
 
 
 if __name__ == "__main__":

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Callable, Dict, Optional, Union
+from typing import Dict, Optional, Union
 
 import cv2
 import numpy as np
@@ -128,11 +127,12 @@ def _coco_record(obj: dict, ann_id: int, image_id: int) -> dict:
 
 def generate_digit_scenes(out_dir: Union[str, PathLike], num_train: int = 800, num_val: int = 200, seed: int = 0,
                           source: Union[str, PathLike] = "embedded", options: Optional[SceneOptions] = None,
-                          overwrite: bool = False, progress: Optional[Callable[[str], None]] = print) -> Path:
+                          overwrite: bool = False, progress: bool = True) -> Path:
     """Write train and val scenes with COCO annotations under ``out_dir``.
 
     Refuses to touch an existing non-empty ``out_dir`` unless ``overwrite=True``
-    (a user's data are never replaced silently). Returns ``out_dir``.
+    (a user's data are never replaced silently). ``progress``: show a progress bar
+    (mmengine's) per split. Returns ``out_dir``.
     """
     opts = options or SceneOptions()
     out = Path(out_dir)
@@ -144,7 +144,12 @@ def generate_digit_scenes(out_dir: Union[str, PathLike], num_train: int = 800, n
         rng = np.random.default_rng(np.random.SeedSequence([seed, ("train", "val").index(split)]))
         (out / split).mkdir(exist_ok=True)
         images, annotations = [], []
-        t0 = time.time()
+        bar = None
+        if progress and count:
+            from mmengine.utils import ProgressBar
+
+            print(f"[digit scenes] {split}: {count} images -> {out / split}", flush=True)
+            bar = ProgressBar(count)
         for i in range(count):
             scene = render_scene(rng, src, opts)
             name = f"{i:06d}.png"
@@ -152,9 +157,10 @@ def generate_digit_scenes(out_dir: Union[str, PathLike], num_train: int = 800, n
             images.append(dict(id=i, file_name=name, width=opts.image_size, height=opts.image_size))
             for obj in scene["objects"]:
                 annotations.append(_coco_record(obj, len(annotations) + 1, i))
-            if progress and ((i + 1) % max(1, count // 10) == 0 or i + 1 == count):
-                progress(f"[digit scenes] {split}: {i + 1}/{count} images, {len(annotations)} objects "
-                         f"({time.time() - t0:.1f} s)")
+            if bar is not None:
+                bar.update()
+        if bar is not None:
+            bar.file.write(f"\n[digit scenes] {split}: {count} images, {len(annotations)} objects\n")
         coco = dict(images=images, annotations=annotations,
                     categories=[dict(id=k + 1, name=c) for k, c in enumerate(CLASSES)],
                     info=dict(description="stn_plugin digit scenes", seed=seed, source=str(source)))

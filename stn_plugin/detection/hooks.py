@@ -12,17 +12,19 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmdet.registry import HOOKS
 
+from ..geometry.coords import roi_frame_to_pixel
 from ..geometry.regularizers import roi_transform_statistics
 from ..geometry.transforms import TPSTransform
-from .roi_rectifiers import _RoIRectifierExtractor
+from ..ops.roi_sample import roi_sample
+from .roi_rectifiers import RoIRectifierExtractor
 
 
-def iter_rectifiers(model) -> Iterator[Tuple[str, _RoIRectifierExtractor]]:
+def iter_rectifiers(model) -> Iterator[Tuple[str, RoIRectifierExtractor]]:
     """``(name, extractor)`` for every RoI rectifier in a (possibly wrapped) model."""
     if is_model_wrapper(model):
         model = model.module
     for name, module in model.named_modules():
-        if isinstance(module, _RoIRectifierExtractor):
+        if isinstance(module, RoIRectifierExtractor):
             yield name, module
 
 
@@ -40,13 +42,19 @@ class RectifierStatsHook(Hook):
     """Log transform statistics of every RoI rectifier and warn when one collapses.
 
     Every ``interval`` training iterations, for each rectifier, logs
-    ``stn/<name>/{identity_distance, area_scale, min_area_scale, outside_fraction}``
-    (see :func:`~stn_plugin.geometry.regularizers.roi_transform_statistics`) and warns
-    when the mean area scale falls below ``collapse_area`` or more than
-    ``max_outside`` of the samples fall outside the image.
+    ``stn/<name>/{identity_distance, area_scale, min_area_scale, mirrored_fraction,
+    outside_fraction}`` (see
+    :func:`~stn_plugin.geometry.regularizers.roi_transform_statistics`; the area scale
+    is unsigned, mirroring is its own number) and warns when the mean area scale falls
+    below ``collapse_area`` or more than ``max_outside`` of the samples fall outside the
+    image.
+
+    Priority ``NORMAL`` runs it before mmengine's ``LoggerHook`` (``BELOW_NORMAL``) in
+    ``after_train_iter``, so the statistics are in the message hub when the logger
+    prints that iteration's line.
     """
 
-    priority = "LOW"
+    priority = "NORMAL"
 
     def __init__(self, interval: int = 50, collapse_area: float = 0.05, max_outside: float = 0.5) -> None:
         self.interval = interval
@@ -83,7 +91,6 @@ def _outline_points(transform, boxes: torch.Tensor, tps_lines: int = 5, per_edge
     if isinstance(transform, TPSTransform):
         for v in torch.linspace(-1, 1, tps_lines)[1:-1]:
             lines += [torch.stack([t, v * one], -1), torch.stack([v * one, t], -1)]
-    from ..geometry.coords import roi_frame_to_pixel
     out = []
     for line in lines:
         pts = transform.map_points(line[None].to(transform.dtype).to(transform.device))
@@ -125,8 +132,6 @@ class RectifierVisualizationHook(Hook):
     def _draw(self, runner, batch_idx: int, data_batch, mode: str) -> None:
         if batch_idx % self.interval or data_batch is None:
             return
-        from ..ops.roi_sample import roi_sample
-        from ..modules.roi_rectifier import sampling_transform
         visualizer = runner.visualizer
         for name, ext in iter_rectifiers(runner.model):
             if ext.last_params is None:
@@ -154,7 +159,7 @@ class RectifierVisualizationHook(Hook):
                 size = (self.crop_size, self.crop_size)
                 src = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None]
                 crop_rois = torch.cat([torch.zeros(len(sel), 1), boxes], 1)
-                crops = roi_sample(src, crop_rois, sampling_transform(transform, size, 2), size, 1.0, 2, "zeros")
+                crops = roi_sample(src, crop_rois, transform, size, 1.0, 2, "zeros")
                 strip = crops.clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
                 strip = np.concatenate(list(strip), axis=1)
                 canvas = np.zeros((drawn.shape[0] + strip.shape[0], max(drawn.shape[1], strip.shape[1]), 3), np.uint8)

@@ -22,10 +22,9 @@ from mmdet.structures.bbox import bbox2roi
 from torch import Tensor
 
 from ..geometry.transforms import Transform, invert_transform
-from ..modules.roi_rectifier import sampling_transform
 from ..ops.roi_sample import roi_sample
 from ..ops.warp import warp
-from .roi_rectifiers import _RoIRectifierExtractor
+from .roi_rectifiers import RoIRectifierExtractor
 
 # Logit given to mask pixels whose pre-image lies outside the rectified crop: sigmoid ~ 0.
 OUTSIDE_MASK_LOGIT = -20.0
@@ -44,8 +43,8 @@ def rectified_mask_targets(sampling_results, batch_gt_instances, transform: Tran
         masks = gt.masks.to_tensor(dtype=res.pos_priors.dtype, device=res.pos_priors.device)[:, None]
         rois = torch.cat([res.pos_assigned_gt_inds[:, None].to(masks.dtype), res.pos_priors], 1)
         t = transform.select(slice(start, start + n))
-        grid = sampling_transform(t, mask_size, MASK_TARGET_SAMPLING_RATIO).to(masks.dtype).detach()
-        sampled = roi_sample(masks, rois.detach(), grid, mask_size, 1.0, MASK_TARGET_SAMPLING_RATIO, "zeros")
+        with torch.no_grad():  # binary targets: no gradient to the transform or the boxes
+            sampled = roi_sample(masks, rois, t, mask_size, 1.0, MASK_TARGET_SAMPLING_RATIO, "zeros")
         targets.append((sampled[:, 0] >= 0.5).to(masks.dtype))
         start += n
     if not targets:
@@ -66,7 +65,7 @@ class _RegularizedMixin:
     def _rectifier_losses(self, extractors) -> dict:
         losses = {}
         for prefix, ext in extractors:
-            if isinstance(ext, _RoIRectifierExtractor):
+            if isinstance(ext, RoIRectifierExtractor):
                 losses.update(ext.regularization_losses(prefix))
         return losses
 
@@ -85,7 +84,7 @@ class RectifyingRoIHead(_RegularizedMixin, StandardRoIHead):
 
     def mask_loss(self, x, sampling_results, bbox_feats, batch_gt_instances) -> dict:
         extractor = self.mask_roi_extractor
-        if not isinstance(extractor, _RoIRectifierExtractor):
+        if not isinstance(extractor, RoIRectifierExtractor):
             return super().mask_loss(x, sampling_results, bbox_feats, batch_gt_instances)
         if not self.share_roi_extractor:
             mask_results = self._mask_forward(x, bbox2roi([res.pos_priors for res in sampling_results]))
@@ -113,7 +112,7 @@ class RectifyingRoIHead(_RegularizedMixin, StandardRoIHead):
     def predict_mask(self, x, batch_img_metas: List[dict], results_list, rescale: bool = False):
         extractor = self.mask_roi_extractor
         mask_rois = bbox2roi([res.bboxes for res in results_list])
-        if not isinstance(extractor, _RoIRectifierExtractor) or mask_rois.shape[0] == 0:
+        if not isinstance(extractor, RoIRectifierExtractor) or mask_rois.shape[0] == 0:
             return super().predict_mask(x, batch_img_metas, results_list, rescale)
         mask_preds = self._mask_forward(x, mask_rois)["mask_preds"]
         mask_preds = unrectify_mask_logits(mask_preds, extractor.transform_of_last())

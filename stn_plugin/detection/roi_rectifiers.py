@@ -7,9 +7,9 @@ ratio), the FPN level of each RoI follows mmdet's rule. Each level's RoIs go
 through one :class:`~stn_plugin.modules.roi_rectifier.RoIRectifier` shared by all
 levels (so the net's parameters do not depend on the pyramid depth).
 
-After each forward the extractor keeps the raw transform parameters of the RoIs it
-saw (``last_params``, see ``transform_of_last``); :class:`~stn_plugin.detection.roi_heads.RectifyingRoIHead`
-turns it into regulariser losses and uses it to keep masks right.
+:class:`RoIRectifierExtractor` is the public base class and contract that the heads
+(:mod:`.roi_heads`) and hooks (:mod:`.hooks`) rely on; its docstring says what state it
+keeps and why.
 """
 from __future__ import annotations
 
@@ -20,18 +20,59 @@ from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 from mmdet.registry import MODELS
 from torch import Tensor
 
+from ..geometry.families import TransformFamily, matrix_family_names
 from ..geometry.transforms import Transform
+from ..geometry.validation import is_tracing
+from ..modules.ddp import zero_touching_parameters
 from ..modules.roi_rectifier import RoIRectifier
 
-MATRIX_FAMILIES = ("translation", "attention", "similarity", "affine", "projective")
+__all__ = ["RoIRectifierExtractor", "AffineRoIRectifier", "TPSRoIRectifier"]
 
 
-class _RoIRectifierExtractor(SingleRoIExtractor):
+def _check_roi_layer(roi_layer: dict) -> None:
+    """The rectifiers take only ``output_size`` (and ``sampling_ratio``) from ``roi_layer``
+    and always sample with ``RoIAlign(aligned=True)``'s coordinates: a layer asking for
+    something else would be silently ignored."""
+    kind = roi_layer.get("type")
+    if kind != "RoIAlign":
+        raise ValueError(f"roi_layer type={kind!r}: RoI rectifiers sample like RoIAlign(aligned=True) and take "
+                         "only output_size / sampling_ratio from roi_layer; use dict(type='RoIAlign', ...)")
+    if not roi_layer.get("aligned", True):
+        raise ValueError("roi_layer aligned=False: RoI rectifiers always sample with RoIAlign(aligned=True)'s "
+                         "half-pixel convention; drop aligned=False from roi_layer")
+
+
+class RoIRectifierExtractor(SingleRoIExtractor):
+    """Base class of the RoI rectifiers: a ``SingleRoIExtractor`` whose RoIs are sampled
+    through a learned per-RoI transform (one :class:`~stn_plugin.modules.roi_rectifier.RoIRectifier`
+    shared by all FPN levels).
+
+    State it keeps, and why: mmdet's heads call an RoI extractor as a function
+    ``(feats, rois) -> (N, C, h, w)`` and keep nothing else, but what the rectifier
+    predicted is needed after that call -- by the head of the same forward (regulariser
+    losses; mask targets sampled, and mask predictions mapped back, through the same
+    transforms) and by hooks after the iteration (statistics, drawings). So each
+    ``forward`` replaces:
+
+    * ``last_rois`` ``(N, 5)``: the RoIs it sampled (after ``roi_scale_factor``),
+      ``(batch_idx, x1, y1, x2, y2)`` in image pixels;
+    * ``last_params`` ``(N, P)``: their raw family parameters, in ``last_rois`` order and
+      still attached to that forward's graph (so losses built from them train the
+      localization net).
+
+    Both are ``None`` before the first forward. Read them through
+    :meth:`transform_of_last` (the batched transform in the RoI frame: normalised output
+    -> normalised box coordinates) and :meth:`regularization_losses`; only the
+    most recent forward is kept, so a consumer must read before the extractor runs
+    again (a head reads right after its own call).
+    """
+
     def __init__(self, roi_layer: dict, out_channels: int, featmap_strides: List[int], finest_scale: int = 56,
                  family: Union[str, dict] = "affine", loc_net: Optional[dict] = None,
                  loc_input_size: Union[int, Sequence[int]] = 7, sampling_ratio: Optional[int] = None,
                  context_factor: float = 1.0, padding: str = "roi_align",
                  regularizers: Optional[Sequence[dict]] = None, init_cfg=None) -> None:
+        _check_roi_layer(roi_layer)
         super().__init__(roi_layer, out_channels, featmap_strides, finest_scale, init_cfg)
         out_size = tuple(self.roi_layers[0].output_size)
         if sampling_ratio is None:
@@ -44,11 +85,15 @@ class _RoIRectifierExtractor(SingleRoIExtractor):
         self.last_rois: Optional[Tensor] = None
 
     @property
-    def family(self):
+    def family(self) -> TransformFamily:
+        """The transform family that turns ``last_params`` into transforms."""
         return self.rectifier.family
 
     def forward(self, feats: Tuple[Tensor], rois: Tensor, roi_scale_factor: Optional[float] = None) -> Tensor:
         """``feats``: FPN levels ``(B, C, H_l, W_l)``; ``rois (N, 5)`` -> ``(N, C, h, w)``."""
+        if feats[0].shape[1] != self.out_channels:  # else it fails deep inside the localization net
+            raise ValueError(f"{type(self).__name__}: out_channels={self.out_channels} but the feature maps have "
+                             f"{feats[0].shape[1]} channels; set the RoI extractor's out_channels to the neck's")
         rois = rois.type_as(feats[0])
         num_levels = len(feats)
         out_size = self.rectifier.out_size
@@ -58,6 +103,10 @@ class _RoIRectifierExtractor(SingleRoIExtractor):
                        else rois.new_zeros(rois.size(0), dtype=torch.long))
         if roi_scale_factor is not None:
             rois = self.roi_rescale(rois, roi_scale_factor)
+        if is_tracing():  # torch.compile / export: one graph, a dynamic number of RoIs
+            roi_feats, params = self._rectify_on_every_level(feats, rois, target_lvls)
+            self.last_params, self.last_rois = params, rois
+            return roi_feats
         for i in range(num_levels):
             inds = (target_lvls == i).nonzero(as_tuple=False).squeeze(1)
             if inds.numel() > 0:
@@ -66,10 +115,28 @@ class _RoIRectifierExtractor(SingleRoIExtractor):
                 params[inds] = params_i.to(params.dtype)
             else:
                 # DDP: every parameter and level stays in the graph even without RoIs
-                roi_feats = roi_feats + (sum(p.view(-1)[0] for p in self.parameters()) * 0.0
-                                         + feats[i].sum() * 0.0)
+                roi_feats = roi_feats + zero_touching_parameters(self, feats[i])
         self.last_params, self.last_rois = params, rois
         return roi_feats
+
+    def _rectify_on_every_level(self, feats: Tuple[Tensor], rois: Tensor, levels: Tensor) -> Tuple[Tensor, Tensor]:
+        """``(rectified features (N, C, h, w), raw params (N, P))`` without data-dependent indexing.
+
+        The eager loop gathers each level's RoIs, whose count is data: ``torch.compile``
+        cannot capture that in one graph and an exported graph would freeze it. Here every
+        level computes the pooled view, then the rectified features, of every RoI, and each
+        RoI keeps its own level's: the same numbers for ``L`` times the sampling work.
+        """
+        rectifier, view, out = self.rectifier, None, None
+        for i, feat in enumerate(feats):
+            v = rectifier.pooled_view(feat, rois, 1.0 / self.featmap_strides[i])
+            view = v if view is None else torch.where((levels == i)[:, None, None, None], v, view)
+        params = rectifier.loc_net(view)
+        transform = self.family.build(params)
+        for i, feat in enumerate(feats):
+            o = rectifier.sample(feat, rois, transform, 1.0 / self.featmap_strides[i])
+            out = o if out is None else torch.where((levels == i)[:, None, None, None], o, out)
+        return out, params
 
     def transform_of_last(self, index: Optional[Tensor] = None) -> Transform:
         """Batched transform (RoI frame) of the RoIs of the last forward, or of ``index``."""
@@ -79,27 +146,29 @@ class _RoIRectifierExtractor(SingleRoIExtractor):
         return self.family.build(params)
 
     def regularization_losses(self, prefix: str = "") -> dict:
+        """``{prefix + loss key: weighted scalar}`` of the rectifier's regularisers on the
+        last forward's transforms (``{}`` before the first forward)."""
         if self.last_params is None:
             return {}
         return self.rectifier.regularization_losses(self.transform_of_last(), prefix)
 
 
 @MODELS.register_module()
-class AffineRoIRectifier(_RoIRectifierExtractor):
+class AffineRoIRectifier(RoIRectifierExtractor):
     """RoI rectifier with a matrix family: ``family`` one of ``translation``,
     ``attention``, ``similarity``, ``affine`` (default), ``projective`` (name or dict
     with bounds, e.g. ``dict(type='similarity', max_rotation=90, scale_range=(0.5, 2))``)."""
 
     def __init__(self, *args, family: Union[str, dict] = "affine", **kwargs) -> None:
         name = family if isinstance(family, str) else dict(family).get("type")
-        if name not in MATRIX_FAMILIES:
+        if name not in matrix_family_names():
             raise KeyError(f"AffineRoIRectifier: unknown family type={name!r}; allowed values: "
-                           f"{list(MATRIX_FAMILIES)} (use TPSRoIRectifier for thin-plate splines)")
+                           f"{list(matrix_family_names())} (use TPSRoIRectifier for thin-plate splines)")
         super().__init__(*args, family=family, **kwargs)
 
 
 @MODELS.register_module()
-class TPSRoIRectifier(_RoIRectifierExtractor):
+class TPSRoIRectifier(RoIRectifierExtractor):
     """RoI rectifier with a thin-plate spline of ``num_control_points`` (grid layout).
 
     ``control_point_range`` bounds the source points (default 1.5 box half-sizes).

@@ -20,14 +20,16 @@ strictly inside its range while the identity stays exactly reachable.
 from __future__ import annotations
 
 import math
+from numbers import Real
 from typing import Dict, Optional, Sequence, Tuple, Type
 
 import torch
 from torch import Tensor
 
+from .tables import build_from_table
 from .tps import ThinPlateSpline, grid_control_points, text_control_points
 from .transforms import MatrixTransform, TPSTransform, Transform
-from .validation import check_tensor
+from .validation import check_flags, check_tensor, is_tracing
 
 
 def _bounded(raw: Tensor, limit: Optional[float]) -> Tensor:
@@ -35,16 +37,32 @@ def _bounded(raw: Tensor, limit: Optional[float]) -> Tensor:
     return raw if limit is None else limit * torch.tanh(raw / limit)
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
 def _check_limit(value: Optional[float], name: str) -> Optional[float]:
-    if value is not None and not (float(value) > 0):
-        raise ValueError(f"{name} must be positive or None, got {value!r}")
-    return None if value is None else float(value)
+    """A bound is None (unbounded) or a positive finite number; an infinite bound would
+    make the family's tanh / atanh maps produce NaN at the first forward."""
+    if value is None:
+        return None
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a positive finite number or None, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number or None (unbounded), got {value!r}")
+    return float(value)
 
 
 def _check_scale_range(scale_range: Optional[Sequence[float]]) -> Optional[Tuple[float, float]]:
     if scale_range is None:
         return None
+    if isinstance(scale_range, (str, bytes)) or not isinstance(scale_range, Sequence) or len(scale_range) != 2:
+        raise ValueError(f"scale_range must be two numbers (low, high) or None, got {scale_range!r}")
+    if not all(_is_number(v) for v in scale_range):
+        raise TypeError(f"scale_range must be two numbers (low, high), got {scale_range!r}")
     lo, hi = (float(v) for v in scale_range)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"scale_range must be finite, got {tuple(scale_range)}")
     if not 0 < lo < 1 < hi:
         raise ValueError(f"scale_range must satisfy 0 < low < 1 < high so the identity is inside, "
                          f"got {tuple(scale_range)}")
@@ -52,18 +70,44 @@ def _check_scale_range(scale_range: Optional[Sequence[float]]) -> Optional[Tuple
 
 
 class TransformFamily:
-    """Base class; subclasses set ``name``, ``num_params`` and implement ``build``."""
+    """Base class; subclasses set ``name``, ``num_params`` and implement ``build``.
+
+    ``is_affine``: every transform of the family is affine; ``is_matrix``: its
+    transforms are :class:`~stn_plugin.geometry.transforms.MatrixTransform` s (set by
+    :class:`MatrixFamily`), so samplers can use their matrices directly.
+
+    Conventions: raw parameters ``(N, num_params)`` -> a batch of N transforms mapping
+    normalised output coordinates to normalised input coordinates.
+
+    >>> import torch
+    >>> family = build_family("affine")
+    >>> family.num_params, family.identity_params().tolist()
+    (6, [1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    >>> family.identity(2).matrix.shape  # the identity for a batch of 2
+    torch.Size([2, 3, 3])
+    """
 
     name: str = ""
     num_params: int = 0
     is_affine: bool = True
+    is_matrix: bool = False
 
     def identity_params(self, dtype: torch.dtype = torch.float32, device=None) -> Tensor:
         """Raw parameters ``(num_params,)`` that give the identity transform."""
         raise NotImplementedError
 
     def check_params(self, raw: Tensor) -> Tensor:
-        return check_tensor(raw, f"{self.name} parameters", dims=(2,), last_dims=(self.num_params,))
+        name = f"{self.name} parameters"
+        raw = check_tensor(raw, name, dims=(2,), last_dims=(self.num_params,), finite=False)
+        if not is_tracing():
+            # raw parameters are usually a localization network's output: NaN there means
+            # the training run diverged, which the bare "contains NaN" would not say
+            check_flags((~torch.isfinite(raw.detach()).all(), ValueError(
+                f"{name} contain NaN or inf values. If they come from a localization network during training, "
+                "training has diverged: lower the learning rate, clip gradients (optim_wrapper.clip_grad="
+                "dict(max_norm=10)) or bound the family (e.g. scale_range, max_translation), and resume from a "
+                "checkpoint saved before the divergence")))
+        return raw
 
     def build(self, raw: Tensor) -> Transform:
         """Transform for raw parameters ``(N, num_params)``."""
@@ -77,14 +121,24 @@ class TransformFamily:
 
 
 class MatrixFamily(TransformFamily):
-    """Families whose transforms are 3x3 matrices."""
+    """Families whose transforms are 3x3 matrices.
+
+    >>> import torch
+    >>> [name for name, cls in FAMILIES.items() if issubclass(cls, MatrixFamily)] == list(matrix_family_names())
+    True
+    >>> AffineFamily().to_matrix(torch.tensor([[1.0, 0, 0.5, 0, 1, 0]])).tolist()
+    [[[1.0, 0.0, 0.5], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]]
+    """
+
+    is_matrix = True
 
     def to_matrix(self, raw: Tensor) -> Tensor:
         """``(N, num_params)`` raw parameters -> ``(N, 3, 3)`` matrices."""
         raise NotImplementedError
 
     def build(self, raw: Tensor) -> MatrixTransform:
-        return MatrixTransform(self.to_matrix(self.check_params(raw)), affine=self.is_affine)
+        # raw was checked above: one value check per build
+        return MatrixTransform(self.to_matrix(self.check_params(raw)), affine=self.is_affine, check_values=False)
 
 
 def _matrix(a, b, tx, c, d, ty, g=None, h=None) -> Tensor:
@@ -112,7 +166,12 @@ class _ScaleMixin:
 
 
 class TranslationFamily(MatrixFamily):
-    """Shift only: ``x' = x + t``; ``max_translation`` bounds ``|t|`` (normalised units)."""
+    """Shift only: ``x' = x + t``; ``max_translation`` bounds ``|t|`` (normalised units).
+
+    >>> import torch
+    >>> TranslationFamily(max_translation=0.5).build(torch.tensor([[100.0, 0.0]])).matrix[0, 0, 2].item()
+    0.5
+    """
 
     name, num_params = "translation", 2
 
@@ -129,7 +188,13 @@ class TranslationFamily(MatrixFamily):
 
 
 class AttentionFamily(_ScaleMixin, MatrixFamily):
-    """Isotropic scale + translation (the paper's attention): ``x' = s x + t``."""
+    """Isotropic scale + translation (the paper's attention): ``x' = s x + t``.
+
+    >>> import torch
+    >>> family = AttentionFamily(scale_range=(0.5, 2.0))
+    >>> torch.allclose(family.identity(1).matrix, torch.eye(3))  # the raw identity is log(1/2), not 1
+    True
+    """
 
     name, num_params = "attention", 3
 
@@ -152,6 +217,11 @@ class SimilarityFamily(_ScaleMixin, MatrixFamily):
     """Rotation + isotropic scale + translation.
 
     ``max_rotation`` is in degrees; without ``scale_range`` the scale is ``exp(raw)``.
+
+    >>> import math, torch
+    >>> quarter_turn = SimilarityFamily().build(torch.tensor([[math.pi / 2, 0.0, 0.0, 0.0]]))
+    >>> torch.allclose(quarter_turn.map_points(torch.tensor([[[1.0, 0.0]]])), torch.tensor([[[0.0, 1.0]]]), atol=1e-6)
+    True
     """
 
     name, num_params = "similarity", 4
@@ -177,7 +247,12 @@ class SimilarityFamily(_ScaleMixin, MatrixFamily):
 
 class AffineFamily(MatrixFamily):
     """General 2x3 affine. ``max_linear_deviation`` bounds each entry of the linear
-    part's distance from the identity; ``max_translation`` bounds the shift."""
+    part's distance from the identity; ``max_translation`` bounds the shift.
+
+    >>> import torch
+    >>> AffineFamily().build(torch.tensor([[2.0, 0, 0, 0, 2, 0]])).map_points(torch.tensor([[[0.5, 0.5]]])).tolist()
+    [[[1.0, 1.0]]]
+    """
 
     name, num_params = "affine", 6
 
@@ -201,7 +276,13 @@ class AffineFamily(MatrixFamily):
 
 
 class ProjectiveFamily(AffineFamily):
-    """Homography with last row ``(g, h, 1)``; ``max_perspective`` bounds ``g, h``."""
+    """Homography with last row ``(g, h, 1)``; ``max_perspective`` bounds ``g, h``.
+
+    >>> import torch
+    >>> family = ProjectiveFamily(max_perspective=0.3)
+    >>> family.num_params, family.is_affine, family.identity(2).matrix.shape
+    (8, False, torch.Size([2, 3, 3]))
+    """
 
     name, num_params, is_affine = "projective", 8, False
 
@@ -225,6 +306,13 @@ class TPSFamily(TransformFamily):
     cols, the paper's 4x4 for digits); ``layout='text'``: K/2 targets along the top
     and bottom edges (ASTER). ``control_point_range`` bounds every source coordinate
     to ``(-range, range)``; ``margin`` insets the targets from the border.
+
+    Conventions: raw ``(N, 2K)`` = the source points ``(x1, y1, x2, y2, ...)`` in normalised
+    input coordinates; the targets are fixed normalised output points.
+
+    >>> family = TPSFamily(num_control_points=20, layout="text")
+    >>> family.num_params, family.identity(3).control_points.shape
+    (40, torch.Size([3, 20, 2]))
     """
 
     name, is_affine = "tps", False
@@ -232,6 +320,11 @@ class TPSFamily(TransformFamily):
     def __init__(self, num_control_points: Optional[int] = None, layout: str = "grid",
                  grid_shape: Optional[Sequence[int]] = None, margin: float = 0.0,
                  control_point_range: Optional[float] = None) -> None:
+        if num_control_points is not None and (not isinstance(num_control_points, int)
+                                               or isinstance(num_control_points, bool) or num_control_points < 4):
+            raise ValueError(f"num_control_points must be an int >= 4 or None, got {num_control_points!r}")
+        if not _is_number(margin) or not 0 <= margin < 1:
+            raise ValueError(f"margin must be a number in [0, 1) (a fraction of the half-size), got {margin!r}")
         if layout == "grid":
             if grid_shape is None:
                 side = round(math.sqrt(num_control_points or 16))
@@ -268,7 +361,7 @@ class TPSFamily(TransformFamily):
         return pts
 
     def build(self, raw: Tensor) -> TPSTransform:
-        return TPSTransform(self.spline, self.to_control_points(self.check_params(raw)))
+        return TPSTransform(self.spline, self.to_control_points(self.check_params(raw)), check_values=False)
 
 
 FAMILIES: Dict[str, Type[TransformFamily]] = {
@@ -277,19 +370,19 @@ FAMILIES: Dict[str, Type[TransformFamily]] = {
 }
 
 
+def matrix_family_names() -> Tuple[str, ...]:
+    """Names of the families whose transforms are matrices, in :data:`FAMILIES` order.
+
+    >>> matrix_family_names()
+    ('translation', 'attention', 'similarity', 'affine', 'projective')
+    """
+    return tuple(name for name, cls in FAMILIES.items() if cls.is_matrix)
+
+
 def build_family(cfg) -> TransformFamily:
-    """Build a family from a name, a ``dict(type=name, **options)`` or an instance."""
-    if isinstance(cfg, TransformFamily):
-        return cfg
-    if isinstance(cfg, str):
-        cfg = dict(type=cfg)
-    if not isinstance(cfg, dict) or "type" not in cfg:
-        raise TypeError(f"family must be a name, a dict with a 'type' key or a TransformFamily, got {cfg!r}")
-    options = dict(cfg)
-    name = options.pop("type")
-    if name not in FAMILIES:
-        raise KeyError(f"unknown transform family type={name!r}; allowed values: {sorted(FAMILIES)}")
-    try:
-        return FAMILIES[name](**options)
-    except TypeError as err:
-        raise TypeError(f"bad options for transform family {name!r}: {err}") from None
+    """Build a family from a name, a ``dict(type=name, **options)`` or an instance.
+
+    >>> build_family(dict(type="similarity", max_rotation=45)).num_params
+    4
+    """
+    return build_from_table(cfg, FAMILIES, "transform family", instance_of=TransformFamily)

@@ -12,15 +12,51 @@ import torch
 from torch import Tensor
 
 from .coords import sample_positions_1d
-from .validation import check_tensor
+from .validation import check_tensor, is_tracing
 
 # |det| below this (relative to the matrix scale) counts as singular.
 SINGULAR_TOLERANCE = 1e-6
+# A homogeneous coordinate w with |w| <= this many machine epsilons times the sum of the
+# magnitudes of its terms is 0 up to rounding: the point is undefined.
+UNDEFINED_W_EPS = 8
+
+
+def projective_divide(xy: Tensor, w: Tensor, w_magnitude: Tensor) -> Tensor:
+    """``xy / w`` for homogeneous points, NaN where the point is *undefined*.
+
+    ``xy`` is ``(..., 2)``, ``w`` and ``w_magnitude`` broadcast to ``(..., 1)``;
+    ``w_magnitude`` is the sum of the magnitudes of the terms that make up ``w`` (e.g.
+    ``|m20 x| + |m21 y| + |m22|``). A point is undefined where ``w`` is 0 up to rounding
+    (``|w| <= UNDEFINED_W_EPS * eps * w_magnitude``) or the quotient is not finite: it
+    maps to no point, and both its coordinates are NaN. The NaN carries no gradient, and
+    the gradients of the defined points are those of ``xy / w``, so a caller that masks
+    the undefined points out gets finite gradients.
+
+    >>> import torch
+    >>> xy, w = torch.tensor([[2.0, 4.0], [1.0, 1.0]]), torch.tensor([[2.0], [0.0]])
+    >>> projective_divide(xy, w, w_magnitude=torch.tensor([[2.0], [1.0]])).tolist()
+    [[1.0, 2.0], [nan, nan]]
+    """
+    with torch.no_grad():
+        tol = UNDEFINED_W_EPS * torch.finfo(w.dtype).eps
+        defined = (w.abs() > tol * w_magnitude) & torch.isfinite(xy / w).all(-1, keepdim=True)
+    safe = torch.where(defined, xy, 0.0) / torch.where(defined, w, 1.0)
+    return torch.where(defined, safe, float("nan"))
 
 
 def as_homogeneous(matrix: Tensor, name: str = "matrix") -> Tensor:
-    """Accept ``(..., 2, 3)`` affine or ``(..., 3, 3)`` matrices; return ``(..., 3, 3)``."""
-    check_tensor(matrix, name, dims=None)
+    """Accept ``(..., 2, 3)`` affine or ``(..., 3, 3)`` matrices; return ``(..., 3, 3)``.
+
+    Checks the shape and dtype only: values are checked where a matrix enters as a
+    transform (:class:`~stn_plugin.geometry.transforms.MatrixTransform`).
+
+    Conventions: ``(..., 2, 3)`` gets the row ``(0, 0, 1)``; ``(..., 3, 3)`` is returned as is.
+
+    >>> import torch
+    >>> as_homogeneous(torch.eye(2, 3)[None]).tolist()
+    [[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]]
+    """
+    check_tensor(matrix, name, dims=None, finite=False)
     if matrix.dim() < 2 or matrix.shape[-1] != 3 or matrix.shape[-2] not in (2, 3):
         raise ValueError(f"{name} must have shape (..., 2, 3) or (..., 3, 3), got {tuple(matrix.shape)}")
     if matrix.shape[-2] == 3:
@@ -32,13 +68,27 @@ def as_homogeneous(matrix: Tensor, name: str = "matrix") -> Tensor:
 
 def identity_matrix(batch: int | Sequence[int] = (), *, dtype: torch.dtype = torch.float32,
                     device: torch.device | str | None = None) -> Tensor:
-    """Identity matrices of shape ``(*batch, 3, 3)``."""
+    """Identity matrices of shape ``(*batch, 3, 3)``.
+
+    >>> identity_matrix(2).shape, identity_matrix((2, 5)).shape
+    (torch.Size([2, 3, 3]), torch.Size([2, 5, 3, 3]))
+    """
     batch = (batch,) if isinstance(batch, int) else tuple(batch)
     return torch.eye(3, dtype=dtype, device=device).expand(*batch, 3, 3).clone()
 
 
 def compose(*matrices: Tensor) -> Tensor:
-    """``compose(A, B, C) = A @ B @ C``: apply ``C`` to output points first."""
+    """``compose(A, B, C) = A @ B @ C``: apply ``C`` to output points first.
+
+    Conventions: ``(..., 3, 3)`` (or ``(..., 2, 3)``) matrices, output -> input coordinates;
+    leading dimensions broadcast.
+
+    >>> import torch
+    >>> scale = torch.tensor([[2.0, 0, 0], [0, 2, 0], [0, 0, 1]])
+    >>> shift = torch.tensor([[1.0, 0, 0.5], [0, 1, 0], [0, 0, 1]])
+    >>> compose(scale, shift).tolist()  # x -> 2 * (x + 0.5)
+    [[2.0, 0.0, 1.0], [0.0, 2.0, 0.0], [0.0, 0.0, 1.0]]
+    """
     if not matrices:
         raise ValueError("compose needs at least one matrix")
     out = as_homogeneous(matrices[0], "matrices[0]")
@@ -52,7 +102,18 @@ def check_invertible(matrix: Tensor, name: str = "matrix") -> None:
 
     The condition number does not depend on the units of the coordinates, so pixel
     matrices with large translations and tiny perspective terms are judged fairly.
+    NaN / inf entries count as singular. A value check: skipped while tracing (see
+    :func:`~stn_plugin.geometry.validation.is_tracing`).
+
+    >>> import torch
+    >>> check_invertible(torch.eye(3)[None])  # fine: nothing raised
+    >>> check_invertible(torch.tensor([[[1.0, 2, 0], [2, 4, 0], [0, 0, 1]]]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: matrix is singular (or nearly so) at index [0]: condition number ...; it cannot be inverted
     """
+    if is_tracing():
+        return
     m = as_homogeneous(matrix, name).double()
     cond = torch.linalg.cond(m)
     bad = ~(cond <= 1.0 / SINGULAR_TOLERANCE ** 2)
@@ -63,7 +124,14 @@ def check_invertible(matrix: Tensor, name: str = "matrix") -> None:
 
 
 def invert(matrix: Tensor) -> Tensor:
-    """Inverse of ``(..., 3, 3)`` (or ``(..., 2, 3)``) matrices; raises on singular ones."""
+    """Inverse of ``(..., 3, 3)`` (or ``(..., 2, 3)``) matrices; raises on singular ones.
+
+    Conventions: the inverse maps input coordinates back to output coordinates.
+
+    >>> import torch
+    >>> invert(torch.tensor([[2.0, 0, 0], [0, 2, 0], [0, 0, 1]])).tolist()
+    [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.0, 1.0]]
+    """
     m = as_homogeneous(matrix)
     check_invertible(m)
     return torch.linalg.inv(m)
@@ -72,10 +140,19 @@ def invert(matrix: Tensor) -> Tensor:
 def apply_matrix(matrix: Tensor, points: Tensor, affine: bool | None = None) -> Tensor:
     """Map ``(..., P, 2)`` points through ``(..., 3, 3)`` matrices (projective divide).
 
-    Leading dimensions broadcast. Returns ``(..., P, 2)``. ``affine=True`` promises
+    Leading dimensions broadcast. Returns ``(..., P, 2)``; points the matrix sends to
+    infinity (``w = 0``) are NaN, see :func:`projective_divide`. ``affine=True`` promises
     the last row is ``(0, 0, 1)`` and skips the divide; ``None`` decides from the
     values (and keeps the divide whenever the matrix needs a gradient, so a learned
     perspective row still gets one).
+
+    >>> import torch
+    >>> m = torch.tensor([[2.0, 0, 1], [0, 2, 0], [0, 0, 1]])
+    >>> apply_matrix(m, torch.tensor([[0.0, 0.0], [1.0, 1.0]])).tolist()
+    [[1.0, 0.0], [3.0, 2.0]]
+    >>> perspective = torch.tensor([[1.0, 0, 0], [0, 1, 0], [0.5, 0, 1]])
+    >>> apply_matrix(perspective, torch.tensor([[2.0, 2.0]])).tolist()  # divided by w = 2
+    [[1.0, 1.0]]
     """
     m = as_homogeneous(matrix)
     check_tensor(points, "points", last_dims=(2,), finite=False)
@@ -85,12 +162,15 @@ def apply_matrix(matrix: Tensor, points: Tensor, affine: bool | None = None) -> 
     if affine or (affine is None and _is_affine(m)):
         return lin
     w = points @ m[..., 2:, :2].transpose(-1, -2) + m[..., None, 2:, 2]
-    return lin / w
+    w_magnitude = points.detach().abs() @ m[..., 2:, :2].detach().abs().transpose(-1, -2) \
+        + m[..., None, 2:, 2].detach().abs()
+    return projective_divide(lin, w, w_magnitude)
 
 
 def _is_affine(m: Tensor) -> bool:
-    # Python-side check so affine matrices skip the divide (and its gradient).
-    if m.requires_grad:
+    # Python-side check so affine matrices skip the divide (and its gradient). While
+    # tracing the values are unknown: keep the divide, which is exact for affine ones.
+    if m.requires_grad or is_tracing():
         return False
     last = m[..., 2, :]
     return bool((last[..., :2] == 0).all() and (last[..., 2] == 1).all())
@@ -106,6 +186,12 @@ def matrix_grid(matrix: Tensor, out_size: Sequence[int], sampling_ratio: int = 1
     by broadcasting a row and a column -- several times cheaper than a batched
     matrix product over all points (what ``F.affine_grid`` does). The result is a
     channels-last view, which ``F.grid_sample`` reads without a copy.
+
+    >>> import torch
+    >>> from stn_plugin.geometry.coords import output_grid
+    >>> grid = matrix_grid(torch.eye(3)[None], (2, 3), sampling_ratio=2)  # identity: the output grid
+    >>> grid.shape, torch.allclose(grid[0], output_grid((2, 3), 2))
+    (torch.Size([1, 4, 6, 2]), True)
     """
     m = as_homogeneous(matrix)
     h, w = out_size
@@ -114,5 +200,8 @@ def matrix_grid(matrix: Tensor, out_size: Sequence[int], sampling_ratio: int = 1
     is_affine = affine or (affine is None and _is_affine(m))
     rows = m[:, :2] if is_affine else m  # (N, R, 3)
     planes = rows[..., 0, None, None] * xs + (rows[..., 1, None, None] * ys[:, None] + rows[..., 2, None, None])
-    grid = planes if is_affine else planes[:, :2] / planes[:, 2:]
-    return grid.permute(0, 2, 3, 1)
+    if is_affine:
+        return planes.permute(0, 2, 3, 1)
+    a = m[:, 2].detach().abs()
+    w_magnitude = a[:, 0, None, None] * xs.abs() + (a[:, 1, None, None] * ys[:, None].abs() + a[:, 2, None, None])
+    return projective_divide(planes[:, :2].permute(0, 2, 3, 1), planes[:, 2, ..., None], w_magnitude[..., None])

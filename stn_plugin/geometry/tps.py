@@ -25,13 +25,28 @@ _LOG_FLOOR = 1e-300  # r^2 log r^2 -> 0 as r -> 0; the floor keeps log finite in
 
 
 def tps_kernel(points: Tensor, centres: Tensor) -> Tensor:
-    """``U(|x - c|) = r^2 log r^2`` for ``points (..., P, 2)``, ``centres (K, 2)`` -> ``(..., P, K)``."""
+    """``U(|x - c|) = r^2 log r^2`` for ``points (..., P, 2)``, ``centres (K, 2)`` -> ``(..., P, K)``.
+
+    Conventions: float64 inputs (the floor that keeps ``U(0) = 0`` is below float32's range).
+
+    >>> import torch
+    >>> u = tps_kernel(torch.tensor([[0.0, 0.0], [2.0, 0.0]], dtype=torch.float64),
+    ...                torch.zeros(1, 2, dtype=torch.float64))
+    >>> u.shape, u[0, 0].item() == 0, round(u[1, 0].item(), 4)  # U(0) = 0, U(2) = 4 log 4
+    (torch.Size([2, 1]), True, 5.5452)
+    """
     d2 = (points[..., :, None, :] - centres).pow(2).sum(-1)
     return d2 * torch.log(d2.clamp_min(_LOG_FLOOR))
 
 
 def grid_control_points(rows: int, cols: int, margin: float = 0.0) -> Tensor:
-    """``rows x cols`` targets on a regular grid inside ``[-1 + margin, 1 - margin]``; ``(K, 2)``."""
+    """``rows x cols`` targets on a regular grid inside ``[-1 + margin, 1 - margin]``; ``(K, 2)``.
+
+    Conventions: ``(x, y)`` in normalised output coordinates, row-major (top row first), float64.
+
+    >>> grid_control_points(2, 3).tolist()
+    [[-1.0, -1.0], [0.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [0.0, 1.0], [1.0, 1.0]]
+    """
     if rows < 2 or cols < 2:
         raise ValueError(f"a control-point grid needs rows >= 2 and cols >= 2, got {rows}x{cols}")
     lim = 1.0 - margin
@@ -41,7 +56,14 @@ def grid_control_points(rows: int, cols: int, margin: float = 0.0) -> Tensor:
 
 
 def text_control_points(num_points: int, margin_x: float = 0.05, margin_y: float = 0.05) -> Tensor:
-    """ASTER-style targets: ``K/2`` evenly along the top and ``K/2`` along the bottom edge."""
+    """ASTER-style targets: ``K/2`` evenly along the top and ``K/2`` along the bottom edge.
+
+    Conventions: ``(K, 2)`` ``(x, y)`` in normalised output coordinates, the top edge left to
+    right, then the bottom edge left to right; float64.
+
+    >>> text_control_points(4, margin_x=0.0, margin_y=0.0).tolist()
+    [[-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [1.0, 1.0]]
+    """
     if num_points < 4 or num_points % 2:
         raise ValueError(f"text control points need an even num_points >= 4, got {num_points}")
     xs = torch.linspace(-1 + margin_x, 1 - margin_x, num_points // 2, dtype=torch.float64)
@@ -55,6 +77,16 @@ class ThinPlateSpline:
 
     Methods take source control points ``(N, K, 2)`` (normalised input coordinates)
     in any floating dtype; maths that needs precision runs in float64 / float32.
+
+    >>> import torch
+    >>> spline = ThinPlateSpline(grid_control_points(3, 3))
+    >>> sources = spline.target_points[None] * 0.5  # (N=1, K=9, 2): a zoom into the centre
+    >>> points = torch.tensor([[[1.0, -0.5]]], dtype=torch.float64)
+    >>> mapped = spline.map_points(sources, points)  # an affine configuration stays affine
+    >>> torch.allclose(mapped, torch.tensor([[[0.5, -0.25]]], dtype=torch.float64))
+    True
+    >>> spline.grid(sources, (4, 6)).shape, float(spline.bending_energy(sources)) < 1e-12
+    (torch.Size([1, 4, 6, 2]), True)
     """
 
     def __init__(self, target_points: Tensor) -> None:
@@ -114,8 +146,10 @@ class ThinPlateSpline:
         return self._cache[key]
 
     # -- mapping ------------------------------------------------------------------------
-    def check_source(self, source_points: Tensor, name: str = "control_points") -> Tensor:
-        return check_tensor(source_points, name, dims=(3,), last_dims=(self.num_points, 2))
+    def check_source(self, source_points: Tensor, name: str = "control_points", finite: bool = False) -> Tensor:
+        """Check source control points ``(N, K, 2)``; values (NaN / inf) only if ``finite``,
+        which :class:`~stn_plugin.geometry.transforms.TPSTransform` asks for once."""
+        return check_tensor(source_points, name, dims=(3,), last_dims=(self.num_points, 2), finite=finite)
 
     def grid(self, source_points: Tensor, out_size: Sequence[int], sampling_ratio: int = 1,
              align_corners: bool = False) -> Tensor:

@@ -35,6 +35,16 @@ class Transform:
 
     ``grid`` always returns float32 or float64 coordinates (half-precision
     parameters are promoted), also under autocast.
+
+    Conventions: a batch of N transforms, normalised output ``(x, y)`` -> normalised input
+    ``(x, y)``; points ``(N or 1, P, 2)``; grids ``(N, h*r, w*r, 2)`` as ``F.grid_sample``
+    takes them.
+
+    >>> import torch
+    >>> from stn_plugin.geometry import build_family
+    >>> t = build_family("affine").identity(2)  # any family's transforms share this interface
+    >>> t.batch_size, t.grid((3, 4)).shape, t.select(slice(0, 1)).batch_size
+    (2, torch.Size([2, 3, 4, 2]), 1)
     """
 
     batch_size: int
@@ -42,8 +52,18 @@ class Transform:
     def map_points(self, points: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def inverse_map_points(self, points: Tensor) -> Tensor:
+    def inverse_map_points(self, points: Tensor, **solver_options) -> Tensor:
+        """Map input points back to output points, ``(N or 1, P, 2) -> (N, P, 2)``.
+
+        ``solver_options`` tune transforms inverted by an iterative solver (TPS:
+        ``max_iterations``, ``tolerance``, ``strict``); transforms with a closed-form
+        inverse (matrices) need none and do not use them.
+        """
         raise NotImplementedError
+
+    def inverse(self, **solver_options) -> "Transform":
+        """The inverse transform (``solver_options`` as in :meth:`inverse_map_points`)."""
+        return InverseTransform(self, **solver_options)
 
     def grid(self, out_size: Sequence[int], sampling_ratio: int = 1, align_corners: bool = False) -> Tensor:
         out_size = check_size2(out_size, "out_size")
@@ -68,10 +88,22 @@ class Transform:
 
 
 class MatrixTransform(Transform):
-    """Affine or projective transforms as ``(N, 3, 3)`` matrices (``(N, 2, 3)`` accepted)."""
+    """Affine or projective transforms as ``(N, 3, 3)`` matrices (``(N, 2, 3)`` accepted).
 
-    def __init__(self, matrix: Tensor, affine: bool | None = None) -> None:
-        check_tensor(matrix, "matrix", dims=(3,))
+    ``affine``: ``True`` promises last rows ``(0, 0, 1)`` (no projective divide),
+    ``None`` decides from the values. ``check_values=False`` skips the NaN / inf check,
+    for matrices computed from values already checked (a family's raw parameters, a
+    selection, inverse or product of checked transforms).
+
+    >>> import torch
+    >>> shift = MatrixTransform(torch.tensor([[[1.0, 0, 0.5], [0, 1, 0], [0, 0, 1]]]))
+    >>> points = torch.tensor([[[0.0, 0.0], [1.0, -1.0]]])  # (N=1, P=2, 2)
+    >>> shift.map_points(points).tolist(), shift.inverse_map_points(points).tolist()
+    ([[[0.5, 0.0], [1.5, -1.0]]], [[[-0.5, 0.0], [0.5, -1.0]]])
+    """
+
+    def __init__(self, matrix: Tensor, affine: bool | None = None, *, check_values: bool = True) -> None:
+        check_tensor(matrix, "matrix", dims=(3,), finite=check_values)
         self.matrix = as_homogeneous(matrix, "matrix")
         self.affine = affine
         self.batch_size = self.matrix.shape[0]
@@ -87,14 +119,15 @@ class MatrixTransform(Transform):
     def map_points(self, points: Tensor) -> Tensor:
         return apply_matrix(self.matrix, points, self.affine)
 
-    def inverse_map_points(self, points: Tensor) -> Tensor:
+    def inverse_map_points(self, points: Tensor, **solver_options) -> Tensor:
         return apply_matrix(invert(self.matrix), points, self.affine)
 
     def select(self, index) -> "MatrixTransform":
-        return MatrixTransform(self.matrix[index], self.affine)
+        return MatrixTransform(self.matrix[index], self.affine, check_values=False)
 
-    def inverse(self) -> "MatrixTransform":
-        return MatrixTransform(invert(self.matrix), self.affine)
+    def inverse(self, **solver_options) -> "MatrixTransform":
+        """The inverse matrices (a closed form: ``solver_options`` are not needed)."""
+        return MatrixTransform(invert(self.matrix), self.affine, check_values=False)
 
     def grid(self, out_size: Sequence[int], sampling_ratio: int = 1, align_corners: bool = False) -> Tensor:
         h, w = check_size2(out_size, "out_size")
@@ -104,11 +137,26 @@ class MatrixTransform(Transform):
 
 
 class TPSTransform(Transform):
-    """A thin-plate spline with source control points ``(N, K, 2)``."""
+    """A thin-plate spline with source control points ``(N, K, 2)``.
 
-    def __init__(self, spline: ThinPlateSpline, control_points: Tensor) -> None:
+    ``check_values=False`` skips the NaN / inf check of ``control_points``, for points
+    computed from values already checked (a family's raw parameters, a selection).
+
+    Conventions: the spline's target points are fixed normalised *output* points; the
+    source control points ``(N, K, 2)`` are where they are sampled in the *input*.
+
+    >>> import torch
+    >>> from stn_plugin.geometry import ThinPlateSpline, grid_control_points
+    >>> spline = ThinPlateSpline(grid_control_points(3, 3))
+    >>> t = TPSTransform(spline, spline.target_points.float()[None])  # sources = targets: identity
+    >>> points = torch.tensor([[[0.3, -0.2]]])
+    >>> torch.allclose(t.map_points(points), points, atol=1e-6), t.grid((4, 5)).shape
+    (True, torch.Size([1, 4, 5, 2]))
+    """
+
+    def __init__(self, spline: ThinPlateSpline, control_points: Tensor, *, check_values: bool = True) -> None:
         self.spline = spline
-        self.control_points = spline.check_source(control_points)
+        self.control_points = spline.check_source(control_points, finite=check_values)
         self.batch_size = control_points.shape[0]
 
     @property
@@ -135,14 +183,23 @@ class TPSTransform(Transform):
             return self.spline.grid(cp, check_size2(out_size, "out_size"), sampling_ratio, align_corners)
 
     def select(self, index) -> "TPSTransform":
-        return TPSTransform(self.spline, self.control_points[index])
+        return TPSTransform(self.spline, self.control_points[index], check_values=False)
 
     def bending_energy(self) -> Tensor:
         return self.spline.bending_energy(self.control_points)
 
 
 class ComposedTransform(Transform):
-    """``outer(inner(x))``: the inner transform is applied to output points first."""
+    """``outer(inner(x))``: the inner transform is applied to output points first.
+
+    >>> import torch
+    >>> from stn_plugin.geometry import build_family
+    >>> tps = build_family("tps").identity(1)
+    >>> shift = build_family("translation").build(torch.tensor([[0.5, 0.0]]))
+    >>> both = ComposedTransform(shift, tps)  # compose_transforms picks this for mixed kinds
+    >>> torch.allclose(both.map_points(torch.zeros(1, 1, 2)), torch.tensor([[[0.5, 0.0]]]), atol=1e-6)
+    True
+    """
 
     def __init__(self, outer: Transform, inner: Transform) -> None:
         if outer.batch_size != inner.batch_size:
@@ -163,30 +220,41 @@ class ComposedTransform(Transform):
         return ComposedTransform(self.outer.select(index), self.inner.select(index))
 
     def map_points(self, points: Tensor) -> Tensor:
-        return self.outer.map_points(self.inner.map_points(points))
+        return _map_defined(self.outer, self.inner.map_points(points))
 
-    def inverse_map_points(self, points: Tensor) -> Tensor:
-        return self.inner.inverse_map_points(self.outer.inverse_map_points(points))
+    def inverse_map_points(self, points: Tensor, **solver_options) -> Tensor:
+        return self.inner.inverse_map_points(self.outer.inverse_map_points(points, **solver_options),
+                                             **solver_options)
 
     def grid(self, out_size: Sequence[int], sampling_ratio: int = 1, align_corners: bool = False) -> Tensor:
         g = self.inner.grid(out_size, sampling_ratio, align_corners)
         n, gh, gw, _ = g.shape
         with torch.autocast(g.device.type, enabled=False):
-            pts = self.outer.map_points(g.reshape(n, gh * gw, 2))
+            pts = _map_defined(self.outer, g.reshape(n, gh * gw, 2))
         return _at_least_float32(pts).reshape(n, gh, gw, 2)
 
 
-class InverseTransform(Transform):
-    """The inverse of a transform: maps what it maps to back to where it came from.
+def _map_defined(transform: Transform, points: Tensor) -> Tensor:
+    """``transform.map_points(points)`` where the points are defined, NaN where they are
+    not (NaN in, e.g. from a projective divide by 0). The undefined points enter as 0, so
+    their NaN never reaches the transform's gradient."""
+    defined = torch.isfinite(points.detach()).all(-1, keepdim=True)
+    mapped = transform.map_points(torch.where(defined, points, 0.0))
+    return torch.where(defined, mapped, float("nan"))
 
-    For matrices this is the inverse matrix; for TPS each point is solved by Newton's
-    method (``solver_options`` go to ``inverse_map_points``, e.g. ``strict=False`` to
-    keep the best estimate where the spline folds).
+
+class WrappingTransform(Transform):
+    """Base of transforms defined on top of another one (``self.transform``): same batch
+    size, dtype and device as the wrapped transform.
+
+    >>> import torch
+    >>> from stn_plugin.geometry import build_family
+    >>> WrappingTransform(build_family("affine").identity(3)).batch_size
+    3
     """
 
-    def __init__(self, transform: Transform, **solver_options) -> None:
+    def __init__(self, transform: Transform) -> None:
         self.transform = transform
-        self.solver_options = solver_options
         self.batch_size = transform.batch_size
 
     @property
@@ -197,35 +265,80 @@ class InverseTransform(Transform):
     def device(self) -> torch.device:
         return self.transform.device
 
+
+class InverseTransform(WrappingTransform):
+    """The inverse of a transform: maps what it maps to back to where it came from.
+
+    Its ``map_points`` is the wrapped transform's ``inverse_map_points`` with
+    ``solver_options`` (for TPS, Newton's method; e.g. ``strict=False`` keeps the best
+    estimate where the spline folds). Matrices invert in closed form instead
+    (``MatrixTransform.inverse``); :func:`invert_transform` picks the right one.
+
+    >>> import torch
+    >>> from stn_plugin.geometry import build_family
+    >>> tps = build_family("tps")
+    >>> t = tps.build(tps.identity_params()[None] + 0.05)  # every source point moved by +0.05
+    >>> inverse = InverseTransform(t, tolerance=1e-6)
+    >>> torch.allclose(inverse.map_points(t.map_points(torch.zeros(1, 1, 2))), torch.zeros(1, 1, 2), atol=1e-5)
+    True
+    """
+
+    def __init__(self, transform: Transform, **solver_options) -> None:
+        super().__init__(transform)
+        self.solver_options = solver_options
+
     def select(self, index) -> "InverseTransform":
         return InverseTransform(self.transform.select(index), **self.solver_options)
 
     def map_points(self, points: Tensor) -> Tensor:
-        if isinstance(self.transform, TPSTransform):
-            return self.transform.inverse_map_points(points, **self.solver_options)
-        return self.transform.inverse_map_points(points)
+        return self.transform.inverse_map_points(points, **self.solver_options)
 
-    def inverse_map_points(self, points: Tensor) -> Tensor:
+    def inverse_map_points(self, points: Tensor, **solver_options) -> Tensor:
         return self.transform.map_points(points)
+
+    def inverse(self, **solver_options) -> Transform:
+        return self.transform
 
 
 def invert_transform(transform: Transform, **solver_options) -> Transform:
-    """Inverse of any transform; a matrix stays a matrix."""
-    if isinstance(transform, MatrixTransform):
-        return transform.inverse()
-    return InverseTransform(transform, **solver_options)
+    """Inverse of any transform (:meth:`Transform.inverse`): a matrix stays a matrix,
+    the inverse of an inverse is the original, anything else is solved point by point.
+
+    >>> import torch
+    >>> shift = MatrixTransform(torch.tensor([[[1.0, 0, 0.5], [0, 1, 0], [0, 0, 1]]]))
+    >>> inverse = invert_transform(shift)
+    >>> type(inverse).__name__, inverse.matrix[0, 0, 2].item()
+    ('MatrixTransform', -0.5)
+    """
+    return transform.inverse(**solver_options)
 
 
 def compose_transforms(outer: Transform, inner: Transform) -> Transform:
-    """``outer(inner(x))``; two matrices collapse into one matrix product."""
+    """``outer(inner(x))``; two matrices collapse into one matrix product.
+
+    Conventions: ``outer`` and ``inner`` have the same batch size; the result maps output
+    points through ``inner`` first.
+
+    >>> import torch
+    >>> shift = MatrixTransform(torch.tensor([[[1.0, 0, 0.5], [0, 1, 0], [0, 0, 1]]]))
+    >>> twice = compose_transforms(shift, shift)
+    >>> type(twice).__name__, twice.matrix[0, 0, 2].item()
+    ('MatrixTransform', 1.0)
+    """
     if isinstance(outer, MatrixTransform) and isinstance(inner, MatrixTransform):
         affine = bool(outer.affine and inner.affine) if (outer.affine is not None and inner.affine is not None) else None
-        return MatrixTransform(outer.matrix @ inner.matrix, affine)
+        return MatrixTransform(outer.matrix @ inner.matrix, affine, check_values=False)
     return ComposedTransform(outer, inner)
 
 
 def as_transform(transform) -> Transform:
-    """Accept a :class:`Transform` or ``(N, 2|3, 3)`` matrices."""
+    """Accept a :class:`Transform` or ``(N, 2|3, 3)`` matrices.
+
+    >>> import torch
+    >>> t = as_transform(torch.eye(2, 3)[None])  # (N, 2, 3) is affine by construction
+    >>> type(t).__name__, t.affine, t.matrix.shape
+    ('MatrixTransform', True, torch.Size([1, 3, 3]))
+    """
     if isinstance(transform, Transform):
         return transform
     if isinstance(transform, Tensor):

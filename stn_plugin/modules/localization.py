@@ -12,10 +12,11 @@ from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch import Tensor
 
+from ..geometry.tables import build_from_table
 from ..geometry.validation import check_size2
+from ..ops.resize import resize_to
 
 
 def identity_regressor(in_features: int, identity_params: Tensor) -> nn.Linear:
@@ -34,11 +35,9 @@ class _LocalizationNet(nn.Module):
         self.input_scale = float(input_scale)
 
     def resize(self, x: Tensor) -> Tensor:
-        if tuple(x.shape[-2:]) != self.input_size:
-            # area-averaging when shrinking avoids aliasing in what the net sees
-            shrink = x.shape[-2] >= self.input_size[0] and x.shape[-1] >= self.input_size[1]
-            x = (F.adaptive_avg_pool2d(x, self.input_size) if shrink else
-                 F.interpolate(x, size=self.input_size, mode="bilinear", align_corners=False))
+        # area-averaging when shrinking avoids aliasing in what the net sees; resize_to
+        # also exports with dynamic input sizes
+        x = resize_to(x, self.input_size)
         return x * self.input_scale if self.input_scale != 1.0 else x
 
 
@@ -101,11 +100,8 @@ LOCALIZATION_NETS = {"conv": ConvLocalizationNet, "ConvLocalizationNet": ConvLoc
 
 def build_localization_net(cfg: Optional[dict], in_channels: int, identity_params: Tensor) -> nn.Module:
     """Build from ``dict(type='conv' | 'mlp', **options)``; ``None`` means a default conv net."""
-    cfg = dict(cfg or dict(type="conv"))
-    name = cfg.pop("type", "conv")
-    if name not in LOCALIZATION_NETS:
-        raise KeyError(f"unknown localization net type={name!r}; allowed values: {sorted(LOCALIZATION_NETS)}")
-    return LOCALIZATION_NETS[name](in_channels, identity_params, **cfg)
+    return build_from_table(cfg or dict(type="conv"), LOCALIZATION_NETS, "localization net", in_channels,
+                            identity_params, default_type="conv")
 
 
 def regression_layer(net: nn.Module) -> nn.Linear:

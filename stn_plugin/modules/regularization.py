@@ -2,17 +2,20 @@
 :mod:`stn_plugin.geometry.regularizers`).
 
 Each takes a batched transform (and, where needed, its sampling grid) and returns
-``weight * mean over the batch`` as a scalar.
+``weight * mean over the batch`` as a scalar. :class:`RegularizedModule` assembles the
+configured losses of a module into a loss dict, the one place that does so.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch.nn as nn
 from torch import Tensor
 
 from ..geometry import regularizers as reg
+from ..geometry.tables import build_from_table
 from ..geometry.transforms import Transform
+from .ddp import zero_touching_parameters
 
 
 class _TransformLoss(nn.Module):
@@ -79,14 +82,27 @@ REGULARIZERS = {cls.__name__: cls for cls in (IdentityDistanceLoss, AreaBoundLos
 
 def build_regularizers(cfgs: Optional[Sequence[dict]]) -> nn.ModuleList:
     """``[dict(type='IdentityDistanceLoss', weight=0.1), ...]`` -> ModuleList."""
-    out = nn.ModuleList()
-    for cfg in cfgs or ():
-        if isinstance(cfg, nn.Module):
-            out.append(cfg)
-            continue
-        cfg = dict(cfg)
-        name = cfg.pop("type", None)
-        if name not in REGULARIZERS:
-            raise KeyError(f"unknown regularizer type={name!r}; allowed values: {sorted(REGULARIZERS)}")
-        out.append(REGULARIZERS[name](**cfg))
-    return out
+    return nn.ModuleList(build_from_table(cfg, REGULARIZERS, "regularizer", instance_of=nn.Module)
+                         for cfg in cfgs or ())
+
+
+class RegularizedModule(nn.Module):
+    """A module with configured regulariser losses (``self.regularizers``, built by
+    :func:`build_regularizers`; empty by default) on the transforms it predicts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.regularizers = nn.ModuleList()
+
+    def regularization_losses(self, transform: Transform, prefix: str = "") -> Dict[str, Tensor]:
+        """``{prefix + loss key: weighted scalar}`` for a batched ``transform``.
+
+        A transform of batch size 0 gives zeros that keep every parameter of the module
+        in the graph (see :mod:`.ddp`), where the batch mean would be NaN.
+        """
+        if not self.regularizers:
+            return {}
+        if transform.batch_size == 0:
+            zero = zero_touching_parameters(self)
+            return {prefix + r.key: zero for r in self.regularizers}
+        return {prefix + r.key: r(transform) for r in self.regularizers}

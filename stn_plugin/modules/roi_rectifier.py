@@ -15,18 +15,17 @@ mmdet's ``SingleRoIExtractor``). For one feature map at ``spatial_scale = 1/stri
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
-import torch.nn as nn
 from torch import Tensor
 
 from ..geometry.families import TransformFamily, build_family
-from ..geometry.transforms import MatrixTransform, Transform
-from ..geometry.validation import check_size2
-from ..ops.roi_sample import roi_sample
+from ..geometry.transforms import Transform
+from ..geometry.validation import check_choice, check_size2
+from ..ops.roi_sample import PADDING_MODES, roi_sample
 from .localization import build_localization_net
-from .regularization import build_regularizers
+from .regularization import RegularizedModule, build_regularizers
 
 
 def scale_rois(rois: Tensor, factor: float) -> Tensor:
@@ -38,14 +37,7 @@ def scale_rois(rois: Tensor, factor: float) -> Tensor:
     return torch.stack([rois[:, 0], cx - hw, cy - hh, cx + hw, cy + hh], 1)
 
 
-def sampling_transform(transform: Transform, out_size: Sequence[int], sampling_ratio: int) -> Tensor:
-    """What :func:`roi_sample` takes for a transform: ``(N, 3, 3)`` or ``(N, h*s, w*s, 2)``."""
-    if isinstance(transform, MatrixTransform):
-        return transform.matrix
-    return transform.grid(out_size, sampling_ratio)
-
-
-class RoIRectifier(nn.Module):
+class RoIRectifier(RegularizedModule):
     """Localization net + transform family + per-RoI sampler for one feature map.
 
     Args:
@@ -78,33 +70,29 @@ class RoIRectifier(nn.Module):
             raise ValueError(f"context_factor must be >= 1, got {context_factor!r}")
         self.sampling_ratio = sampling_ratio
         self.context_factor = float(context_factor)
-        self.padding = padding
+        self.padding = check_choice(padding, PADDING_MODES, "padding")  # at build, not at the first forward
         loc_cfg = dict(loc_net or dict(type="conv", channels=(64,), hidden_dims=(128,)))
         loc_cfg.setdefault("input_size", self.loc_input_size)
         self.loc_net = build_localization_net(loc_cfg, in_channels, self.family.identity_params())
         self.regularizers = build_regularizers(regularizers)
 
+    def pooled_view(self, features: Tensor, rois: Tensor, spatial_scale: float) -> Tensor:
+        """What the localization net sees: ``(N, C, *loc_input_size)`` of the context-enlarged boxes."""
+        return roi_sample(features, scale_rois(rois, self.context_factor), None, self.loc_input_size,
+                          spatial_scale, sampling_ratio=1, padding=self.padding)
+
     def predict_params(self, features: Tensor, rois: Tensor, spatial_scale: float) -> Tensor:
         """Raw family parameters ``(N, P)`` for ``rois (N, 5)`` on ``features (B, C, H, W)``."""
-        view = roi_sample(features, scale_rois(rois, self.context_factor), None, self.loc_input_size,
-                          spatial_scale, sampling_ratio=1, padding=self.padding)
-        return self.loc_net(view)
+        return self.loc_net(self.pooled_view(features, rois, spatial_scale))
 
     def sample(self, features: Tensor, rois: Tensor, transform: Transform, spatial_scale: float,
                out_size: Optional[Sequence[int]] = None, sampling_ratio: Optional[int] = None) -> Tensor:
         """Sample ``(N, C, h, w)`` through ``transform`` (RoI frame) from ``features``."""
         out_size = self.out_size if out_size is None else check_size2(out_size, "out_size")
         s = self.sampling_ratio if sampling_ratio is None else sampling_ratio
-        t = sampling_transform(transform, out_size, s).to(features.dtype)
-        return roi_sample(features, rois, t, out_size, spatial_scale, s, self.padding)
+        return roi_sample(features, rois, transform, out_size, spatial_scale, s, self.padding)
 
     def forward(self, features: Tensor, rois: Tensor, spatial_scale: float):
         """``(rectified features (N, C, h, w), raw params (N, P))``."""
         params = self.predict_params(features, rois, spatial_scale)
         return self.sample(features, rois, self.family.build(params), spatial_scale), params
-
-    def regularization_losses(self, transform: Transform, prefix: str = "") -> Dict[str, Tensor]:
-        """``{name: weighted scalar}``; empty transforms give zeros that keep the graph."""
-        return {prefix + r.key: (r(transform) if transform.batch_size else
-                                 sum(p.view(-1)[0] for p in self.parameters()) * 0.0)
-                for r in self.regularizers}

@@ -5,11 +5,14 @@ fresh one is exactly the identity. Chained transformers compose their transforms
 and resample the original source once (pass ``source`` and ``base_transform``, or
 use :class:`SpatialTransformerChain`); :class:`RecurrentSpatialTransformer` does this
 IC-STN style with one shared localization net; :class:`ParallelSpatialTransformers`
-runs k heads side by side.
+runs k heads side by side. All four share the interface of
+:class:`SpatialTransformerBase`, so any of them can be a stage of a chain or the
+rectifying preprocessor of a model.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+import warnings
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -18,12 +21,33 @@ from torch import Tensor
 from ..geometry.families import TransformFamily, build_family
 from ..geometry.transforms import Transform, compose_transforms
 from ..geometry.validation import check_size2, check_tensor
-from ..ops.warp import warp
+from ..ops.warp import check_sampling_options, warp
 from .localization import build_localization_net, regression_layer
-from .regularization import build_regularizers
+from .regularization import RegularizedModule, build_regularizers
 
 
-class SpatialTransformer(nn.Module):
+class SpatialTransformerBase(RegularizedModule):
+    """The interface every spatial transformer module offers.
+
+    ``forward(x, *, source=None, base_transform=None, return_transform=False)`` warps
+    ``x (N, C, H, W)`` into ``(N, C', h, w)``; with ``return_transform=True`` it also
+    returns what maps normalised output coordinates to normalised input coordinates
+    (of ``source`` if given): a batched :class:`~stn_plugin.geometry.Transform`, or a
+    list of them for parallel heads. ``source`` and ``base_transform`` chain
+    transformers without resampling twice: ``x`` is ``source`` warped by
+    ``base_transform``, and the result is ``source`` warped once by ``base_transform``
+    composed with the new transform.
+
+    ``regularization_losses(transform, prefix)`` gives the configured regulariser
+    losses (none by default).
+    """
+
+    def forward(self, x: Tensor, *, source: Optional[Tensor] = None, base_transform: Optional[Transform] = None,
+                return_transform: bool = False):
+        raise NotImplementedError
+
+
+class SpatialTransformer(SpatialTransformerBase):
     """Localization net + transform family + sampler.
 
     Args:
@@ -41,6 +65,9 @@ class SpatialTransformer(nn.Module):
     normalised input coordinates).
     """
 
+    # predict -> compose -> warp steps per forward; >1 is the recurrent (IC-STN) variant
+    num_steps = 1
+
     def __init__(self, in_channels: int, family: Union[str, dict, TransformFamily] = "affine",
                  loc_net: Optional[dict] = None, out_size: Optional[Sequence[int]] = None,
                  sampling_ratio: int = 1, mode: str = "bilinear", padding: str = "zeros", fill_value=None,
@@ -49,6 +76,11 @@ class SpatialTransformer(nn.Module):
         self.family = build_family(family)
         self.loc_net = build_localization_net(loc_net, in_channels, self.family.identity_params())
         self.out_size = None if out_size is None else check_size2(out_size, "out_size")
+        check_sampling_options(mode, padding, fill_value)  # at build, not at the first forward
+        if mode == "nearest":
+            warnings.warn("SpatialTransformer(mode='nearest') gives the localization net no gradient through "
+                          "the sampler (nearest sampling is piecewise constant); use mode='bilinear' to train it",
+                          UserWarning, stacklevel=2)
         self.warp_options = dict(mode=mode, padding=padding, fill_value=fill_value,
                                  align_corners=align_corners, sampling_ratio=sampling_ratio)
         self.regularizers = build_regularizers(regularizers)
@@ -64,40 +96,43 @@ class SpatialTransformer(nn.Module):
         ``x`` is what the localization net sees. For chaining, ``x`` is the previous
         transformer's output, ``source`` the original input and ``base_transform`` the
         transform that produced ``x`` from ``source``: the source is resampled once.
+        With ``num_steps > 1`` each step predicts an update from the previous step's
+        output (at ``x``'s resolution; only the last step uses ``out_size``), the
+        updates compose, and ``source`` is resampled once per step.
         """
         check_tensor(x, "x", dims=(4,), finite=False)
-        transform = self.predict_transform(x)
-        if base_transform is not None:
-            transform = compose_transforms(base_transform, transform)
         src = x if source is None else source
         out_size = self.out_size or tuple(x.shape[-2:])
-        out = warp(src, transform, out_size, **self.warp_options)
-        return (out, transform) if return_transform else out
+        transform, view = base_transform, x
+        for step in range(self.num_steps):
+            update = self.predict_transform(view)
+            transform = update if transform is None else compose_transforms(transform, update)
+            size = out_size if step == self.num_steps - 1 else tuple(x.shape[-2:])
+            view = warp(src, transform, size, **self.warp_options)
+        return (view, transform) if return_transform else view
 
-    def regularization_losses(self, transform: Transform, prefix: str = "") -> Dict[str, Tensor]:
-        """``{loss name: weighted scalar}`` for the configured regularisers."""
-        return {prefix + r.key: r(transform) for r in self.regularizers}
 
-
-class SpatialTransformerChain(nn.Module):
+class SpatialTransformerChain(SpatialTransformerBase):
     """Transformers in series; transforms compose and the input is resampled once per stage."""
 
-    def __init__(self, transformers: Sequence[Union[SpatialTransformer, dict]]) -> None:
+    def __init__(self, transformers: Sequence[Union[SpatialTransformerBase, dict]]) -> None:
         super().__init__()
         self.stages = nn.ModuleList(t if isinstance(t, nn.Module) else SpatialTransformer(**t)
                                     for t in transformers)
 
-    def forward(self, x: Tensor, return_transform: bool = False):
-        out, transform = x, None
+    def forward(self, x: Tensor, *, source: Optional[Tensor] = None, base_transform: Optional[Transform] = None,
+                return_transform: bool = False):
+        src = x if source is None else source
+        out, transform = x, base_transform
         for stage in self.stages:
-            out, transform = stage(out, source=x, base_transform=transform, return_transform=True)
+            out, transform = stage(out, source=src, base_transform=transform, return_transform=True)
         return (out, transform) if return_transform else out
 
 
 class RecurrentSpatialTransformer(SpatialTransformer):
     """IC-STN: one localization net applied ``num_steps`` times; each step predicts
     an update, the warps compose, and the original input is resampled once per step
-    (never a resample of a resample)."""
+    (never a resample of a resample). The loop is :meth:`SpatialTransformer.forward`'s."""
 
     def __init__(self, in_channels: int, num_steps: int = 2, **kwargs) -> None:
         super().__init__(in_channels, **kwargs)
@@ -105,21 +140,8 @@ class RecurrentSpatialTransformer(SpatialTransformer):
             raise ValueError(f"num_steps must be >= 1, got {num_steps}")
         self.num_steps = num_steps
 
-    def forward(self, x: Tensor, return_transform: bool = False, **_):
-        check_tensor(x, "x", dims=(4,), finite=False)
-        out_size = self.out_size or tuple(x.shape[-2:])
-        transform: Optional[Transform] = None
-        view = x
-        for step in range(self.num_steps):
-            update = self.predict_transform(view)
-            transform = update if transform is None else compose_transforms(transform, update)
-            # The net sees the input at its own resolution; only the last step uses out_size.
-            size = out_size if step == self.num_steps - 1 else tuple(x.shape[-2:])
-            view = warp(x, transform, size, **self.warp_options)
-        return (view, transform) if return_transform else view
 
-
-class ParallelSpatialTransformers(nn.Module):
+class ParallelSpatialTransformers(SpatialTransformerBase):
     """``num_heads`` transformers on the same input; outputs concatenated on channels.
 
     Identical heads would stay identical, so each head's regression weight starts
@@ -139,7 +161,9 @@ class ParallelSpatialTransformers(nn.Module):
             with torch.no_grad():
                 layer.weight.copy_(torch.randn(layer.weight.shape, generator=gen) * symmetry_std)
 
-    def forward(self, x: Tensor, return_transform: bool = False):
-        outs: List[Tuple[Tensor, Transform]] = [head(x, return_transform=True) for head in self.heads]
+    def forward(self, x: Tensor, *, source: Optional[Tensor] = None, base_transform: Optional[Transform] = None,
+                return_transform: bool = False):
+        outs: List[Tuple[Tensor, Transform]] = [
+            head(x, source=source, base_transform=base_transform, return_transform=True) for head in self.heads]
         cat = torch.cat([o for o, _ in outs], dim=1)
         return (cat, [t for _, t in outs]) if return_transform else cat

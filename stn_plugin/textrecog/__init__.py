@@ -8,6 +8,11 @@ see :func:`stn_plugin.registration.register_core_modules`):
   (deep-text-recognition-benchmark LMDB)
 * ``TRANSFORMS``: ``LoadTextCrop``, ``ResizeTextCrop``, ``PackTextRecogInputs``
 * ``METRICS``: :class:`TextRecogMetric`
+* ``HOOKS``: :class:`TextRecogVisualizationHook` (``tools/test.py --show-dir``)
+
+and provides rectification of word crops for any OCR engine: :class:`TextRectifier`
+(a learned rectifier, shipped ones by name) and :func:`rectify_regions` (flat crops
+from quadrilaterals / curved polygons of scene images, no learning).
 """
 from ..registration import register_core_modules
 
@@ -19,5 +24,11 @@ from .metrics import METRIC_NAMES, TextRecogMetric, edit_distance, normalize_tex
 from .recognizer import CTCTextRecognizer  # noqa: E402
 from .structures import TextRecogDataSample  # noqa: E402
 from .transforms import LoadTextCrop, PackTextRecogInputs, ResizeTextCrop, decode_text_crop, resize_text_crop  # noqa: E402
+from .visualization import TextRecogVisualizationHook  # noqa: E402
+# rectification for any OCR engine: learned (shipped weights) and geometric (from polygons)
+from .geometric_rectification import rectify_regions, region_geometry  # noqa: E402
+from .region_annotations import read_annotations  # noqa: E402
+from .text_rectifier import TextRectifier  # noqa: E402
+from .text_regions import DegenerateRegionError, TextRegion  # noqa: E402
 
 __all__ = [name for name in dir() if not name.startswith("_")]

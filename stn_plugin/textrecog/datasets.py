@@ -48,9 +48,14 @@ class TextRecogJSONDataset(BaseDataset):
         instances = raw_data_info.get("instances") or []
         if not instances or "text" not in instances[0]:
             raise KeyError(f"{self.ann_file}: entry {raw_data_info['img_path']!r} has no instances[0]['text']")
+        text = instances[0]["text"]
+        if not isinstance(text, str):
+            # str(None) would train the word "none"
+            raise ValueError(f"{self.ann_file}: entry {raw_data_info['img_path']!r} has text {text!r}; a text "
+                             "must be a string (leave out entries without a readable word)")
         info = {k: v for k, v in raw_data_info.items() if k != "instances"}
         info["img_path"] = osp.join(self.data_prefix.get("img_path", "") or "", raw_data_info["img_path"])
-        info["text"] = str(instances[0]["text"])
+        info["text"] = text
         if "warp" in info:  # written by the synthetic generator: see WARP_POINTS there
             if "warp_points" not in self.metainfo:
                 raise KeyError(f"{self.ann_file}: entries carry 'warp' but the file's metainfo has no "

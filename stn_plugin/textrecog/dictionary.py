@@ -79,6 +79,13 @@ class CTCDictionary:
             raise KeyError(f"characters {sorted(set(missing))} of {text!r} are not in the dictionary")
         return out
 
+    def unknown_characters(self, text: str) -> List[str]:
+        """The characters of ``text`` (after lower-casing, if the dictionary does) that are
+        not in the dictionary, each once, in order of appearance."""
+        if self.lower:
+            text = text.lower()
+        return list(dict.fromkeys(ch for ch in text if ch not in self._index))
+
     def encode_batch(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
         """Texts -> ``(targets (sum L,), lengths (B,))`` long tensors, as ``F.ctc_loss`` takes them."""
         seqs = [self.encode(t) for t in texts]

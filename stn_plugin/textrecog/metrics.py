@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.evaluator import BaseMetric
 from mmdet.registry import METRICS
+from rapidfuzz.distance import LCSseq, Levenshtein
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]")
 METRIC_NAMES = ("word_acc_ignore_case_symbol", "word_acc_ignore_case", "word_acc", "char_recall",
@@ -33,27 +34,13 @@ def normalize_text(text: str) -> str:
 
 
 def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (unit costs)."""
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+    """Levenshtein distance (unit costs), by rapidfuzz."""
+    return Levenshtein.distance(a, b)
 
 
 def lcs_length(a: str, b: str) -> int:
-    """Length of the longest common subsequence."""
-    prev = [0] * (len(b) + 1)
-    for ca in a:
-        cur = [0]
-        for j, cb in enumerate(b, 1):
-            cur.append(prev[j - 1] + 1 if ca == cb else max(prev[j], cur[j - 1]))
-        prev = cur
-    return prev[-1]
+    """Length of the longest common subsequence, by rapidfuzz."""
+    return LCSseq.similarity(a, b)
 
 
 def text_recognition_scores(preds: Sequence[str], gts: Sequence[str]) -> Dict[str, float]:

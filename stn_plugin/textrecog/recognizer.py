@@ -8,6 +8,7 @@ CTC loss / greedy or beam decoding``. Mirrors mmocr 1.x's recognizer layout
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -18,6 +19,7 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from ..geometry.transforms import Transform
+from ..modules.spatial_transformer import SpatialTransformerBase
 from .ctc_decoding import ctc_beam_search_decode, ctc_greedy_decode
 from .dictionary import CTCDictionary
 from .structures import TextRecogDataSample
@@ -34,10 +36,11 @@ def _build_dictionary(cfg: Union[None, str, dict, CTCDictionary]) -> CTCDictiona
         return CTCDictionary(characters=cfg)
     if isinstance(cfg, dict):
         cfg = {k: v for k, v in cfg.items() if k != "type"}
-        try:
-            return CTCDictionary(**cfg)
+        try:  # the keys against the signature, so errors inside CTCDictionary are not renamed
+            inspect.signature(CTCDictionary).bind(**cfg)
         except TypeError as err:
             raise TypeError(f"bad dictionary config keys {sorted(cfg)}: {err}") from None
+        return CTCDictionary(**cfg)
     raise TypeError(f"dictionary must be None, a string of characters, a dict or a CTCDictionary, got {cfg!r}")
 
 
@@ -53,10 +56,12 @@ class CTCTextRecognizer(BaseModel):
             ``in_channels`` defaults to ``in_channels``.
         decoder: config of the sequence head, default ``dict(type='BiLSTMCTCHead')``;
             ``in_channels`` and ``num_classes`` are filled in.
-        preprocessor: optional rectifier run before the backbone, e.g.
-            ``dict(type='SpatialTransformer', family=dict(type='tps', ...), ...)``;
-            ``in_channels`` defaults to ``in_channels``. Its regularisers (if any)
-            are added to the losses.
+        preprocessor: optional module run before the backbone, ``(N, C, H, W) -> (N, C,
+            h, w)``, e.g. ``dict(type='SpatialTransformer', family=dict(type='tps', ...),
+            ...)``; ``in_channels`` defaults to ``in_channels``. A spatial transformer
+            (any :class:`~stn_plugin.modules.spatial_transformer.SpatialTransformerBase`)
+            also reports its transform: its regularisers are added to the losses and
+            warp supervision can use it. Any other module just preprocesses.
         decoding: ``'greedy'`` or ``'beam'`` (CTC prefix beam search), or
             ``dict(type='beam', beam_width=5)``.
         warp_supervision: ``dict(weight=w)`` adds ``loss_warp``: ``w`` times the mean L1
@@ -69,7 +74,9 @@ class CTCTextRecognizer(BaseModel):
         data_preprocessor: default ``ImgDataPreprocessor`` mapping [0, 255] to [-1, 1].
 
     ``forward(inputs (N, C, H, W), data_samples, mode)``: ``'loss'`` -> ``{'loss_ctc':
-    ..., 'loss_stn_*': ...}``; ``'predict'`` -> data samples with ``pred_text``
+    ..., 'loss_stn_*': ...}`` (labels CTC cannot learn -- empty once characters outside
+    the dictionary are dropped, or longer than the ``T`` outputs -- are left out of the
+    loss with a warning that counts them); ``'predict'`` -> data samples with ``pred_text``
     (``item``, ``score``); ``'tensor'`` -> logits ``(N, T, num_classes)``.
     """
 
@@ -83,6 +90,7 @@ class CTCTextRecognizer(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.dictionary = _build_dictionary(dictionary)
         self.in_channels = int(in_channels)
+        self._label_issue_counts: Dict[str, int] = {}  # labels left out of the loss, by kind
 
         self.preprocessor = None
         if preprocessor is not None:
@@ -99,8 +107,9 @@ class CTCTextRecognizer(BaseModel):
             unknown = set(warp_supervision) - {"weight"}
             if unknown or "weight" not in warp_supervision:
                 raise KeyError(f"warp_supervision takes exactly dict(weight=...), got keys {sorted(warp_supervision)}")
-            if self.preprocessor is None:
-                raise ValueError("warp_supervision needs a preprocessor (a rectifier) to supervise")
+            if not isinstance(self.preprocessor, SpatialTransformerBase):
+                raise ValueError("warp_supervision needs a preprocessor that reports its transform (a spatial "
+                                 f"transformer) to supervise, got {type(self.preprocessor).__name__}")
             self.warp_weight = float(warp_supervision["weight"])
 
         cfg = dict(backbone or dict(type="CRNNBackbone"))
@@ -128,15 +137,14 @@ class CTCTextRecognizer(BaseModel):
     # -- pieces ------------------------------------------------------------------
     def rectify(self, inputs: Tensor) -> Tuple[Tensor, Optional[Transform]]:
         """Run the preprocessor: ``(N, C, H, W)`` -> rectified ``(N, C, h, w)`` and its
-        transform (normalised output -> normalised input coordinates), or the input
-        and None without a preprocessor."""
+        transform (normalised output -> normalised input coordinates); the transform is
+        None for a preprocessor that is no spatial transformer, and without a
+        preprocessor the inputs come back unchanged."""
         if self.preprocessor is None:
             return inputs, None
-        try:
-            out = self.preprocessor(inputs, return_transform=True)
-        except TypeError:
-            return self.preprocessor(inputs), None
-        return out
+        if isinstance(self.preprocessor, SpatialTransformerBase):
+            return self.preprocessor(inputs, return_transform=True)
+        return self.preprocessor(inputs), None
 
     def extract_logits(self, inputs: Tensor) -> Tuple[Tensor, Optional[Transform]]:
         """``(N, C, H, W)`` normalised images -> logits ``(N, T, num_classes)`` and the transform."""
@@ -161,18 +169,61 @@ class CTCTextRecognizer(BaseModel):
             raise ValueError("loss needs one data sample (with gt_text) per input")
         logits, transform = self.extract_logits(inputs)
         log_probs = logits.float().log_softmax(-1)  # (N, T, C)
-        targets, target_lengths = self.dictionary.encode_batch([s.gt_text.item for s in data_samples])
-        n, t = log_probs.shape[:2]
-        input_lengths = torch.full((n,), t, dtype=torch.long)
-        loss = F.ctc_loss(log_probs.transpose(0, 1), targets.to(logits.device), input_lengths.to(logits.device),
-                          target_lengths.to(logits.device), blank=self.dictionary.blank, reduction="mean",
-                          zero_infinity=True)
+        keep, seqs = self._learnable_labels([s.gt_text.item for s in data_samples], log_probs.shape[1])
+        if keep:
+            t = log_probs.shape[1]
+            lengths = torch.tensor([len(seqs[i]) for i in keep], dtype=torch.long, device=logits.device)
+            targets = torch.tensor([c for i in keep for c in seqs[i]], dtype=torch.long, device=logits.device)
+            per_sample = F.ctc_loss(log_probs[keep].transpose(0, 1), targets, torch.full_like(lengths, t), lengths,
+                                    blank=self.dictionary.blank, reduction="none", zero_infinity=True)
+            loss = (per_sample / lengths).mean()  # = reduction='mean' over the learnable labels
+        else:
+            loss = log_probs.sum() * 0.0  # zero, still attached to the graph
         losses = dict(loss_ctc=loss)
-        if transform is not None and hasattr(self.preprocessor, "regularization_losses"):
+        if transform is not None:
             losses.update(self.preprocessor.regularization_losses(transform))
         if self.warp_weight and transform is not None:
             losses["loss_warp"] = self.warp_weight * self.warp_loss(transform, data_samples)
         return losses
+
+    def _learnable_labels(self, texts: Sequence[str], time_steps: int) -> Tuple[List[int], List[List[int]]]:
+        """Indices of the samples whose label CTC can learn, and every label's encoding.
+
+        Characters outside the dictionary are dropped (``unknown='ignore'``); a label that
+        is then empty would teach the model to output nothing, and one that needs more
+        than ``time_steps`` outputs (its length plus one blank between each pair of equal
+        neighbours) has no CTC alignment, so its loss is 0 and it would only dilute the
+        batch mean. Both are left out of the loss. Each kind is a warning counting the
+        labels so far, repeated at 1, 2, 4, 8, ... occurrences.
+        """
+        keep, seqs = [], []
+        for i, text in enumerate(texts):
+            unknown = self.dictionary.unknown_characters(text) if self.dictionary.unknown == "ignore" else []
+            seq = self.dictionary.encode(text)
+            seqs.append(seq)
+            needed = len(seq) + sum(a == b for a, b in zip(seq, seq[1:]))
+            if unknown:
+                self._count_label_issue(
+                    "unknown", lambda n: f"dropped characters {unknown} that are not in the dictionary from {n} "
+                    f"training label(s) so far (e.g. {text!r}); extend the dictionary, or set its unknown='error'")
+            if not seq:
+                self._count_label_issue(
+                    "empty", lambda n: f"left {n} training label(s) so far out of the CTC loss: empty after "
+                    f"encoding (e.g. {text!r}); an empty label would teach the model to output nothing")
+            elif needed > time_steps:
+                self._count_label_issue(
+                    "long", lambda n: f"left {n} training label(s) so far out of the CTC loss: longer than the "
+                    f"{time_steps} CTC time steps the model outputs (e.g. {text!r} needs {needed}); use wider "
+                    "inputs or a backbone that downsamples the width less")
+            else:
+                keep.append(i)
+        return keep, seqs
+
+    def _count_label_issue(self, kind: str, message) -> None:
+        counts = self._label_issue_counts
+        counts[kind] = n = counts.get(kind, 0) + 1
+        if n & (n - 1) == 0:  # 1, 2, 4, 8, ...
+            warnings.warn(f"{type(self).__name__}: {message(n)}", UserWarning, stacklevel=3)
 
     def warp_loss(self, transform: Transform, data_samples: Sequence[TextRecogDataSample]) -> Tensor:
         """Mean L1 distance between ``transform.map_points(gt_warp.points)`` and

@@ -123,6 +123,51 @@ def rectify_crops(model, crops: Sequence[np.ndarray], input_size: Sequence[int],
     return rectified, transforms, texts
 
 
+@torch.no_grad()
+def recognize_crops(model, crops: Sequence[np.ndarray], input_size: Sequence[int]) -> List[Tuple[str, float]]:
+    """The recognizer's ``(text, score)`` for ``(H, W, C)`` uint8 crops of any size
+    (each resized to ``input_size`` as in the test pipeline)."""
+    if not crops:
+        return []
+    device = next(model.parameters()).device
+    batch = torch.stack([torch.from_numpy(np.ascontiguousarray(
+        resize_text_crop(c, tuple(input_size)).transpose(2, 0, 1))) for c in crops]).to(device)
+    data = model.data_preprocessor(dict(inputs=batch), training=False)
+    logits, _ = model.extract_logits(data["inputs"])
+    return model.decode_logits(logits)
+
+
+def draw_region_rectification(image: np.ndarray, polygon: np.ndarray, flat: np.ndarray, caption: str = "",
+                              height: int = 96, context: float = 0.3) -> np.ndarray:
+    """Side-by-side RGB figure for a scene region: the image around ``polygon``
+    (``(P, 2)`` index coordinates) with the polygon drawn (green) and its first point
+    (the word's start, red), and the flat crop."""
+    pts = np.asarray(polygon, dtype=np.float64)
+    img = np.repeat(image, 3, 2) if image.ndim == 3 and image.shape[2] == 1 else image
+    x0, y0 = pts.min(0)
+    x1, y1 = pts.max(0)
+    pad = context * max(y1 - y0, 1.0)
+    ix0, iy0 = int(max(0, np.floor(x0 - pad))), int(max(0, np.floor(y0 - pad)))
+    ix1, iy1 = int(min(img.shape[1], np.ceil(x1 + pad) + 1)), int(min(img.shape[0], np.ceil(y1 + pad) + 1))
+    if ix1 <= ix0 or iy1 <= iy0:  # the polygon lies outside the image: show the whole image
+        ix0, iy0, ix1, iy1 = 0, 0, img.shape[1], img.shape[0]
+    patch = np.ascontiguousarray(img[iy0:iy1, ix0:ix1])
+    s = height / patch.shape[0]
+    left = cv2.resize(patch, (max(1, round(patch.shape[1] * s)), height), interpolation=cv2.INTER_LINEAR)
+    poly = np.round((pts - [ix0, iy0] + 0.5) * s - 0.5).astype(np.int32)
+    cv2.polylines(left, [poly], True, (0, 255, 0), 1, cv2.LINE_AA)
+    cv2.circle(left, (int(poly[0, 0]), int(poly[0, 1])), 3, (255, 0, 0), -1, cv2.LINE_AA)
+    right = np.repeat(flat, 3, 2) if flat.ndim == 3 and flat.shape[2] == 1 else flat
+    right = cv2.resize(np.ascontiguousarray(right), (max(1, round(right.shape[1] * height / right.shape[0])), height),
+                       interpolation=cv2.INTER_LINEAR)
+    fig = np.concatenate([left, np.full((height, 8, 3), 255, np.uint8), right], 1)
+    if caption:
+        bar = np.full((22, fig.shape[1], 3), 255, np.uint8)
+        cv2.putText(bar, caption, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        fig = np.concatenate([fig, bar], 0)
+    return fig
+
+
 def transform_outline(transform: Transform, size: Sequence[int], lines: int = 5, per_line: int = 32) -> List[np.ndarray]:
     """Polylines (pixel coordinates of an input of ``size = (h, w)``) of the sampled
     region: the image of ``lines`` horizontal and vertical lines of the output frame."""

@@ -52,3 +52,18 @@ class TextRecogDataSample(BaseDataElement):
     @gt_warp.deleter
     def gt_warp(self) -> None:
         del self._gt_warp
+
+
+def data_samples_from_texts(texts) -> list:
+    """One :class:`TextRecogDataSample` per string of ``texts``, with ``gt_text`` set --
+    what a recognizer's ``loss`` needs besides the images.
+
+    >>> [s.gt_text.item for s in data_samples_from_texts(["ab", "c"])]
+    ['ab', 'c']
+    """
+    samples = []
+    for text in texts:
+        sample = TextRecogDataSample()
+        sample.gt_text = LabelData(item=text)
+        samples.append(sample)
+    return samples

@@ -24,8 +24,6 @@ import glob
 import math
 import os
 import os.path as osp
-import sys
-import time
 from functools import lru_cache
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -363,15 +361,20 @@ def _write_one(args) -> dict:
 
 def generate_synthetic_words(out_dir: str, num_samples: int, seed: int = 0, split: str = "train",
                              distortions: Sequence[str] = DISTORTIONS, word_source: str = "mixed",
-                             workers: int = 1, progress: bool | Callable[[int, int], None] = True) -> str:
+                             workers: int = 1, progress: bool | Callable[[int, int], None] = True,
+                             overwrite: bool = False) -> str:
     """Write ``num_samples`` crops to ``<out_dir>/<split>/`` and the mmocr annotation
     file ``<out_dir>/textrecog_<split>.json``; returns the annotation file's path.
+
+    Refuses to touch a split that exists (its annotation file, or a non-empty
+    ``<split>/`` folder) unless ``overwrite=True``, which writes the new files over
+    it; other splits in ``out_dir`` are never touched.
 
     Args:
         distortions: which of :data:`DISTORTIONS` to draw from (uniformly).
         word_source: ``'mixed'``, ``'english'`` or ``'pseudo'``.
         workers: processes (the result does not depend on it).
-        progress: print progress to stderr, or a callable ``(done, total)``.
+        progress: show a progress bar (mmengine's), or call ``progress(done, total)``.
     """
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
@@ -380,18 +383,26 @@ def generate_synthetic_words(out_dir: str, num_samples: int, seed: int = 0, spli
         raise ValueError(f"distortions must be a non-empty subset of {DISTORTIONS}, got {list(distortions)}")
     if word_source not in WORD_SOURCES:
         raise ValueError(f"word_source must be one of {WORD_SOURCES}, got {word_source!r}")
+    ann = osp.join(out_dir, f"textrecog_{split}.json")
+    split_dir = osp.join(out_dir, split)
+    if not overwrite and (osp.exists(ann) or (osp.isdir(split_dir) and os.listdir(split_dir))):
+        raise FileExistsError(f"split {split!r} exists in {out_dir} ({ann} or {split_dir}/); pass "
+                              "overwrite=True (--overwrite) to replace it")
     fonts = tuple(find_fonts())
-    os.makedirs(osp.join(out_dir, split), exist_ok=True)
+    os.makedirs(split_dir, exist_ok=True)
     jobs = [(out_dir, split, seed, i, tuple(distortions), word_source, fonts) for i in range(num_samples)]
-    step = max(1, num_samples // 20)
-    start = time.time()
+    bar = None
+    if progress and not callable(progress):
+        from mmengine.utils import ProgressBar
+
+        print(f"[synthetic words] {split}: {num_samples} crops -> {osp.join(out_dir, split)}", flush=True)
+        bar = ProgressBar(num_samples)
 
     def report(done):
         if callable(progress):
             progress(done, num_samples)
-        elif progress and (done % step == 0 or done == num_samples):
-            rate = done / max(time.time() - start, 1e-6)
-            print(f"[synthetic words] {split}: {done}/{num_samples} ({rate:.0f}/s)", file=sys.stderr, flush=True)
+        elif bar is not None:
+            bar.update()
 
     items = []
     if workers > 1:
@@ -404,6 +415,7 @@ def generate_synthetic_words(out_dir: str, num_samples: int, seed: int = 0, spli
         for done, job in enumerate(jobs, 1):
             items.append(_write_one(job))
             report(done)
-    ann = osp.join(out_dir, f"textrecog_{split}.json")
+    if bar is not None:
+        bar.file.write("\n")
     write_textrecog_json(ann, items, warp_points=WARP_POINTS.tolist())
     return ann

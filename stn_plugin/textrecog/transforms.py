@@ -24,7 +24,12 @@ def decode_text_crop(data: bytes, color_type: str = "color", source: str = "<byt
     if color_type not in COLOR_TYPES:
         raise ValueError(f"color_type must be one of {COLOR_TYPES}, got {color_type!r}")
     flag = cv2.IMREAD_GRAYSCALE if color_type == "grayscale" else cv2.IMREAD_COLOR
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    if not data:  # OpenCV asserts on an empty buffer, naming no file
+        raise ValueError(f"the image {source} is empty (0 bytes)")
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    except cv2.error as err:
+        raise ValueError(f"could not decode the image {source}: {err}") from None
     if img is None:
         raise ValueError(f"could not decode the image {source}")
     return img[..., None] if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)

@@ -9,8 +9,9 @@ import torch
 
 cv2 = pytest.importorskip("cv2")
 
-from stn_plugin.datasets import (DistortedDigits, generate_distorted_mnist, load_distorted_mnist,  # noqa: E402
-                                 load_mnist_source)
+from stn_plugin.classification.distorted_mnist import (DistortedDigits, generate_distorted_mnist,  # noqa: E402
+                                                      load_distorted_mnist)
+from stn_plugin.datasets import load_mnist_source  # noqa: E402
 
 N = 48
 

@@ -7,7 +7,8 @@ import struct
 import numpy as np
 import pytest
 
-from stn_plugin.datasets import generate_distorted_mnist, load_mnist_idx, read_idx, write_idx
+from stn_plugin.classification.distorted_mnist import generate_distorted_mnist
+from stn_plugin.datasets import load_mnist_idx, read_idx, write_idx
 
 
 def _idx_bytes(array: np.ndarray, type_code: int, big_endian_dtype: str) -> bytes:

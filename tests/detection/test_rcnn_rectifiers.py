@@ -16,7 +16,7 @@ from mmdet.structures.mask import BitmapMasks
 from mmdet.utils import register_all_modules
 
 from stn_plugin.geometry import MatrixTransform
-from stn_plugin.detection.roi_rectifiers import _RoIRectifierExtractor
+from stn_plugin.detection.roi_rectifiers import RoIRectifierExtractor
 from stn_plugin.detection.roi_heads import rectified_mask_targets, unrectify_mask_logits
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -84,7 +84,7 @@ def test_shipped_config_builds_and_runs_loss_and_predict(cfg_path):
                 if "loss" in k)
     assert torch.isfinite(total)
     total.backward()
-    rect = [m for m in model.modules() if isinstance(m, _RoIRectifierExtractor)]
+    rect = [m for m in model.modules() if isinstance(m, RoIRectifierExtractor)]
     assert rect and all(p.grad is not None for r in rect for p in r.parameters())
     model.eval()
     with torch.no_grad():

@@ -62,6 +62,24 @@ def test_stats_hook_logs_statistics_and_warns_only_on_collapse():
     assert len(collapsed.warnings) == 1 and "'ext' may be collapsing" in collapsed.warnings[0]
 
 
+def test_stats_hook_mirror_is_no_collapse_and_is_reported():
+    data_batch = dict(inputs=[torch.zeros(3, 64, 64)])
+    mirrored = fake_runner(torch.tensor([[-1.0, 0.0, 0.0, 0.0, 1.0, 0.0]]).repeat(2, 1), name="hooks_mirror")
+    RectifierStatsHook(interval=1).after_train_iter(mirrored, 0, data_batch)
+    scalars = mirrored.message_hub.log_scalars
+    assert scalars["train/stn/ext/area_scale"].current() == pytest.approx(1.0, abs=1e-5)
+    assert scalars["train/stn/ext/mirrored_fraction"].current() == pytest.approx(1.0)
+    assert mirrored.warnings == []
+
+
+def test_stats_hook_runs_before_the_logger_prints_the_iteration():
+    """mmengine calls hooks in priority order; LoggerHook prints in after_train_iter, so
+    the statistics must be in the message hub before it runs."""
+    from mmengine.hooks import LoggerHook
+    from mmengine.runner import get_priority
+    assert get_priority(RectifierStatsHook.priority) < get_priority(LoggerHook.priority)
+
+
 def test_visualization_hook_draws_the_sampled_region_on_an_enlarged_image(tmp_path):
     runner = fake_runner(scaled_affine(0.5), name="hooks_vis")
     drawn = {}

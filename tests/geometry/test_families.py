@@ -1,11 +1,10 @@
-"""Transform families, matrices and their composition / inversion."""
+"""Transform families: identity parameters, gradients, bounds, config errors."""
 import math
 
 import pytest
 import torch
 
-from stn_plugin.geometry import (FAMILIES, MatrixTransform, apply_matrix, build_family, compose,
-                                 compose_transforms, invert)
+from stn_plugin.geometry import FAMILIES, build_family, invert
 from stn_plugin.geometry.coords import output_grid
 
 BOUNDED = {
@@ -51,30 +50,6 @@ def test_bounds_hold_for_extreme_raw_values():
     assert tps.to_control_points(torch.full((1, 18), -1e4)).abs().max() <= 1.5
 
 
-def test_compose_with_inverse_is_identity_and_points_round_trip():
-    torch.manual_seed(1)
-    fam = build_family("projective")
-    t = fam.build(fam.identity_params(torch.float64) + 0.1 * torch.randn(4, 8, dtype=torch.float64))
-    eye = compose(t.matrix, invert(t.matrix))
-    assert torch.allclose(eye, torch.eye(3, dtype=torch.float64).expand(4, 3, 3), atol=1e-12)
-    pts = torch.rand(4, 20, 2, dtype=torch.float64) * 2 - 1
-    assert torch.allclose(t.inverse_map_points(t.map_points(pts)), pts, atol=1e-10)
-
-
-def test_compose_transforms_applies_inner_first():
-    a = MatrixTransform(torch.tensor([[[2.0, 0, 0], [0, 2, 0], [0, 0, 1]]]), affine=True)  # scale
-    b = MatrixTransform(torch.tensor([[[1.0, 0, 0.5], [0, 1, 0], [0, 0, 1]]]), affine=True)  # shift
-    p = torch.tensor([[[0.0, 0.0]]])
-    # a(b(p)) = 2 * (p + 0.5)
-    assert compose_transforms(a, b).map_points(p).tolist() == [[[1.0, 0.0]]]
-
-
-def test_apply_matrix_keeps_perspective_gradient():
-    m = torch.eye(3, dtype=torch.float64).unsqueeze(0).requires_grad_(True)
-    apply_matrix(m, torch.ones(1, 1, 2, dtype=torch.float64)).sum().backward()
-    assert m.grad[0, 2, :2].abs().sum() > 0
-
-
 def test_bad_input_errors_name_the_argument():
     fam = build_family("affine")
     with pytest.raises(ValueError, match="affine parameters"):
@@ -93,3 +68,29 @@ def test_bad_input_errors_name_the_argument():
     with pytest.raises(ValueError, match="at least 3 control points"):
         from stn_plugin.geometry import ThinPlateSpline
         ThinPlateSpline(torch.zeros(2, 2))
+
+
+@pytest.mark.parametrize("family, option", [
+    ("translation", "max_translation"), ("similarity", "max_rotation"), ("similarity", "max_translation"),
+    ("affine", "max_linear_deviation"), ("projective", "max_perspective"), ("tps", "control_point_range"),
+])
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), "30", True])
+def test_bounds_must_be_finite_positive_numbers_at_build(family, option, value):
+    """Refused when the family is built, not at the first forward."""
+    with pytest.raises((ValueError, TypeError), match=option):
+        build_family(dict(type=family, **{option: value}))
+
+
+@pytest.mark.parametrize("scale_range, message", [
+    ((0.5, 1, 2), "two numbers"), ((0.5,), "two numbers"), (0.5, "two numbers"),
+    ((0.5, float("inf")), "finite"), ((float("nan"), 2.0), "finite"), (("0.5", 2.0), "numbers"),
+])
+def test_scale_range_shape_and_values_named(scale_range, message):
+    with pytest.raises((ValueError, TypeError), match=f"scale_range.*{message}"):
+        build_family(dict(type="attention", scale_range=scale_range))
+
+
+def test_nan_parameters_say_training_diverged_and_what_to_try():
+    with pytest.raises(ValueError, match=r"affine parameters.*NaN.*diverged.*learning rate") as err:
+        build_family("affine").build(torch.full((1, 6), float("nan")))
+    assert "clip_grad" in str(err.value) and "scale_range" in str(err.value)

@@ -1,11 +1,10 @@
-"""Spatial transformer modules: identity at init, chaining, recurrence, heads, losses."""
+"""Spatial transformer modules: identity at init, chaining, recurrence, heads, config errors."""
 import pytest
 import torch
 
-from stn_plugin.geometry import compose_transforms, build_family
-from stn_plugin.modules import (AreaBoundLoss, BendingEnergyLoss, IdentityDistanceLoss, OutsideSamplingLoss,
-                                ParallelSpatialTransformers, RecurrentSpatialTransformer, SpatialTransformer,
-                                SpatialTransformerChain)
+from stn_plugin.geometry import build_family, compose_transforms
+from stn_plugin.modules import (IdentityDistanceLoss, ParallelSpatialTransformers, RecurrentSpatialTransformer,
+                                SpatialTransformer, SpatialTransformerChain)
 from stn_plugin.ops.warp import warp
 
 FAMILIES = ["translation", "attention", "similarity", "affine", "projective", "tps"]
@@ -61,16 +60,34 @@ def test_chain_resamples_the_source_once_with_the_composed_transform():
     assert not torch.allclose(out, warp(y1, t2), atol=1e-3)
 
 
-def test_recurrent_transformer_composes_updates():
+def _recurrent_shifting_by_a_tenth(num_steps):
+    """A recurrent transformer whose every step predicts the shift x -> x + 0.1."""
     torch.manual_seed(0)
-    st = RecurrentSpatialTransformer(1, num_steps=3, family="affine", out_size=(6, 6))
+    st = RecurrentSpatialTransformer(1, num_steps=num_steps, family="affine", out_size=(6, 6))
     with torch.no_grad():
         st.loc_net.head[-1].bias.add_(torch.tensor([0.0, 0.0, 0.1, 0.0, 0.0, 0.0]))
+    return st
+
+
+def test_recurrent_transformer_composes_updates():
+    st = _recurrent_shifting_by_a_tenth(num_steps=3)
     x = torch.randn(1, 1, 12, 12)
     out, t = st(x, return_transform=True)
     # three constant shifts of 0.1 compose to 0.3
     assert torch.allclose(t.matrix[0, 0, 2], torch.tensor(0.3), atol=1e-6)
     assert torch.allclose(out, warp(x, t, (6, 6)), atol=1e-6)
+
+
+def test_recurrent_transformer_as_a_chain_stage_resamples_the_source_once():
+    st = _recurrent_shifting_by_a_tenth(num_steps=2)
+    source = torch.randn(1, 1, 12, 12)
+    base = build_family("affine").build(torch.tensor([[0.5, 0.0, 0.0, 0.0, 0.5, 0.0]]))
+    x = warp(source, base)
+    out, t = st(x, source=source, base_transform=base, return_transform=True)
+    # the base, then two shifts of 0.1: x -> 0.5 * (x + 0.2)
+    expected = torch.tensor([[0.5, 0.0, 0.1], [0.0, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    assert torch.allclose(t.matrix[0], expected, atol=1e-6)
+    assert torch.allclose(out, warp(source, t, (6, 6)), atol=1e-6)
 
 
 def test_parallel_heads_are_symmetry_broken():
@@ -81,26 +98,6 @@ def test_parallel_heads_are_symmetry_broken():
     out, ts = st(x, return_transform=True)
     assert out.shape == (2, 9, 10, 10) and len(ts) == 3
     assert (out - x.repeat(1, 3, 1, 1)).abs().max() < 0.1  # starts near the identity
-
-
-def test_regularizers():
-    fam = build_family("affine")
-    ident = fam.identity(2)
-    shrink = fam.build(torch.tensor([[0.05, 0, 0, 0, 0.05, 0]] * 2))
-    outside = fam.build(torch.tensor([[1.0, 0, 3.0, 0, 1, 0]] * 2))
-    area = AreaBoundLoss(min_scale=0.1, max_scale=4.0)
-    assert area(ident).item() == 0 and area(shrink).item() > 0
-    assert OutsideSamplingLoss()(ident).item() == 0 and OutsideSamplingLoss()(outside).item() > 1
-    assert IdentityDistanceLoss(weight=2.0)(outside).item() == pytest.approx(2 * 9.0, rel=1e-5)
-    with pytest.raises(TypeError, match="TPS"):
-        BendingEnergyLoss()(ident)
-    st = SpatialTransformer(1, family="tps", regularizers=[dict(type="BendingEnergyLoss", weight=0.5),
-                                                           dict(type="AreaBoundLoss")])
-    _, t = st(torch.randn(1, 1, 8, 8), return_transform=True)
-    losses = st.regularization_losses(t, prefix="stn.")
-    assert set(losses) == {"stn.loss_stn_bending", "stn.loss_stn_area"}
-    with pytest.raises(KeyError, match="allowed values"):
-        SpatialTransformer(1, regularizers=[dict(type="NoSuchLoss")])
 
 
 def test_bad_config_names_the_key():

@@ -22,7 +22,7 @@ def test_modules_build_from_config_dicts():
 
 
 def test_registration_is_idempotent():
-    from stn_plugin.registration import register_modules
-    register_modules()
-    register_modules()
+    from stn_plugin.registration import register_all_modules
+    register_all_modules()
+    register_all_modules()
     assert MODELS.get("SpatialTransformer").__module__.startswith("stn_plugin.modules")

@@ -3,9 +3,8 @@ import pytest
 import torch
 
 import stn_plugin.textrecog  # noqa: F401  (registers)
-from mmengine.structures import LabelData
 from mmdet.registry import MODELS
-from stn_plugin.textrecog import TextRecogDataSample
+from stn_plugin.textrecog.structures import data_samples_from_texts as samples
 
 TINY = dict(backbone=dict(type="CRNNBackbone", channels=(4, 8, 8, 8, 8)),
             decoder=dict(type="BiLSTMCTCHead", hidden_size=8, num_layers=1, dropout=0.0))
@@ -24,15 +23,6 @@ RECTIFIERS = {
 def build(preprocessor=None, **kw):
     torch.manual_seed(0)
     return MODELS.build(dict(type="CTCTextRecognizer", preprocessor=preprocessor, **TINY, **kw))
-
-
-def samples(texts):
-    out = []
-    for t in texts:
-        s = TextRecogDataSample()
-        s.gt_text = LabelData(item=t)
-        out.append(s)
-    return out
 
 
 @pytest.mark.parametrize("family", sorted(RECTIFIERS))

@@ -11,7 +11,7 @@ import stn_plugin.textrecog  # noqa: F401  (registers)
 from mmdet.registry import DATASETS, MODELS
 from mmengine.registry import init_default_scope
 from mmengine.structures import LabelData
-from stn_plugin.datasets import synthetic_words as sw
+from stn_plugin.textrecog import synthetic_words as sw
 from stn_plugin.textrecog import TextRecogDataSample
 
 init_default_scope("mmdet")

@@ -53,17 +53,14 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Path]:
     for (variant, split), target in zip(jobs, targets):
         num = args.num_train if split == "train" else args.num_test
         t0 = time.perf_counter()
-
-        def progress(done: int, total: int, _v=variant, _s=split) -> None:
-            print(f"\r  {_v:>3} {_s:<5} {done:>6}/{total} ({100 * done / total:5.1f}%)", end="", flush=True)
-
         if num is None and split == "test":
             from stn_plugin.classification.distorted_mnist import load_mnist_source
 
             num = 5 * len(load_mnist_source(args.source, "test"))
-        data = generate_distorted_mnist(variant, split, args.source, num, args.seed, progress=progress)
+        print(f"  {variant:>3} {split:<5} -> {target}", flush=True)
+        data = generate_distorted_mnist(variant, split, args.source, num, args.seed, progress=True)
         data.save(target)
-        print(f"\r  {variant:>3} {split:<5} {len(data):>6} samples -> {target} ({time.perf_counter() - t0:.1f} s)",
+        print(f"  {variant:>3} {split:<5} {len(data):>6} samples written ({time.perf_counter() - t0:.1f} s)",
               flush=True)
         written.append(target)
     print(f"wrote {len(written)} file(s) in {time.perf_counter() - t_all:.1f} s")

@@ -17,6 +17,9 @@ env_cfg = dict(
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'))
 
+# where logged scalars and images go; TensorBoard (the tensorboard extra):
+# --cfg-options visualizer.vis_backends.0.type=TensorboardVisBackend
+visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
 log_level = 'INFO'
 load_from = None

@@ -18,9 +18,14 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # off until tools/test.py --show / --show-dir switches it on: crop, rectified crop, prediction, ground truth
+    visualization=dict(type='TextRecogVisualizationHook'),
 )
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='gloo'))
+# where logged scalars and images go; TensorBoard (the tensorboard extra):
+# --cfg-options visualizer.vis_backends.0.type=TensorboardVisBackend
+visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
