@@ -18,7 +18,6 @@ mismatching weights and evaluate an untrained model).
 from __future__ import annotations
 
 import argparse
-import os
 import os.path as osp
 import warnings
 from copy import deepcopy
@@ -28,7 +27,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from .arguments import CfgOptionsAction
+from .arguments import CfgOptionsAction, add_local_rank_argument, export_local_rank
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -46,11 +45,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
                         help="job launcher")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation (cfg.tta_model / tta_pipeline)")
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=0,
-                        help="set by torch.distributed.launch (torchrun sets LOCAL_RANK instead)")
+    add_local_rank_argument(parser)
     args = parser.parse_args(argv)
-    if "LOCAL_RANK" not in os.environ:
-        os.environ["LOCAL_RANK"] = str(args.local_rank)
+    export_local_rank(args)
     return args
 
 

@@ -19,7 +19,6 @@ must fit it at least in part (:mod:`stn_plugin.cli.checkpoint_match`).
 from __future__ import annotations
 
 import argparse
-import os
 import os.path as osp
 from typing import Optional, Sequence
 
@@ -27,7 +26,7 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from .arguments import CfgOptionsAction
+from .arguments import CfgOptionsAction, add_local_rank_argument, export_local_rank
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -49,12 +48,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                              "model.stn.family.type=tps); lists as key='[a,b]'")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
                         help="job launcher")
-    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=0,
-                        help="set by torch.distributed.launch (torchrun sets LOCAL_RANK instead)")
+    add_local_rank_argument(parser)
     args = parser.parse_args(argv)
-    if "LOCAL_RANK" not in os.environ:
-        os.environ["LOCAL_RANK"] = str(args.local_rank)
+    export_local_rank(args)
     return args
 
 
