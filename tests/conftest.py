@@ -8,7 +8,27 @@ Nothing else in the suite uses triton.
 """
 import os
 
+import pytest
 import torch
 
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
+
+
+@pytest.fixture
+def small_roi_rectifier():
+    """A factory of small RoI rectifier extractors over a 4-level FPN (strides 4-32, 6
+    channels, 5x5 output) with seeded, non-identity weights, in eval mode:
+    ``small_roi_rectifier(AffineRoIRectifier, family='projective')``."""
+    def build(cls, **kwargs):
+        # finest_scale=8 spreads boxes of 4-90 px over all four levels
+        ext = cls(roi_layer=dict(type="RoIAlign", output_size=5, sampling_ratio=2), out_channels=6,
+                  featmap_strides=[4, 8, 16, 32], finest_scale=8,
+                  loc_net=dict(type="conv", channels=(8,), hidden_dims=(16,)), loc_input_size=5,
+                  context_factor=1.2, **kwargs)
+        gen = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for p in ext.parameters():
+                p.add_(0.05 * torch.randn(p.shape, generator=gen))
+        return ext.eval()
+    return build

@@ -18,18 +18,6 @@ STRIDES = [4, 8, 16, 32]
 TOLERANCE = 1e-4
 
 
-def _extractor(cls, **kwargs):
-    # finest_scale=8 spreads boxes of 4-90 px over all four levels
-    ext = cls(roi_layer=dict(type="RoIAlign", output_size=5, sampling_ratio=2), out_channels=6,
-              featmap_strides=STRIDES, finest_scale=8, loc_net=dict(type="conv", channels=(8,), hidden_dims=(16,)),
-              loc_input_size=5, context_factor=1.2, **kwargs)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in ext.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=gen))
-    return ext.eval()
-
-
 def _inputs(batch, height, width, rois, seed):
     gen = torch.Generator().manual_seed(seed)
     feats = [torch.randn(batch, 6, -(-height // s), -(-width // s), generator=gen) for s in STRIDES]
@@ -47,14 +35,15 @@ DYNAMIC = {**{f"feat_{i}": {0: "batch", 2: f"h{i}", 3: f"w{i}"} for i in range(4
            "roi_feats": {0: "num_rois"}}
 
 EXTRACTORS = {
-    "affine": lambda: _extractor(AffineRoIRectifier, family=dict(type="affine", max_linear_deviation=1.5)),
-    "projective": lambda: _extractor(AffineRoIRectifier, family="projective"),
-    "tps": lambda: _extractor(TPSRoIRectifier, num_control_points=9),
+    "affine": (AffineRoIRectifier, dict(family=dict(type="affine", max_linear_deviation=1.5))),
+    "projective": (AffineRoIRectifier, dict(family="projective")),
+    "tps": (TPSRoIRectifier, dict(num_control_points=9)),
 }
 
 
-def test_check_rois_cover_the_levels():
-    ext = EXTRACTORS["affine"]()
+def test_check_rois_cover_the_levels(small_roi_rectifier):
+    cls, kwargs = EXTRACTORS["affine"]
+    ext = small_roi_rectifier(cls, **kwargs)
     levels = ext.map_roi_levels(CHECK[-1], 4)
     assert set(levels.tolist()) == {0, 2, 3}
     assert set(ext.map_roi_levels(TRACE[-1], 4).tolist()) == {0, 1, 2, 3}
@@ -65,8 +54,9 @@ def test_check_rois_cover_the_levels():
 @pytest.mark.parametrize("name,opset,sampler", [("affine", 16, "gridsample"), ("affine", 20, "gridsample"),
                                                 ("affine", 16, "gather"), ("projective", 16, "gridsample"),
                                                 ("tps", 16, "gridsample"), ("tps", 20, "gather")])
-def test_roi_rectifier_onnx_parity(tmp_path, name, opset, sampler):
-    graph = RoIExtractorGraph(EXTRACTORS[name]())
+def test_roi_rectifier_onnx_parity(tmp_path, name, opset, sampler, small_roi_rectifier):
+    cls, kwargs = EXTRACTORS[name]
+    graph = RoIExtractorGraph(small_roi_rectifier(cls, **kwargs))
     path = export_onnx(graph, TRACE, tmp_path / "rectifier.onnx", input_names=NAMES, output_names=["roi_feats"],
                        dynamic_axes=DYNAMIC, opset=opset, sampler=sampler)
     report = compare_with_pytorch(graph, OnnxRuntimeModel(path), CHECK)

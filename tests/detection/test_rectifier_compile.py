@@ -15,19 +15,6 @@ EXTRACTORS = {"affine": (AffineRoIRectifier, dict(family=dict(type="affine", max
               "tps": (TPSRoIRectifier, dict(num_control_points=9))}
 
 
-def _extractor(name):
-    cls, kwargs = EXTRACTORS[name]
-    # finest_scale=8 spreads boxes of 4-90 px over all four levels
-    ext = cls(roi_layer=dict(type="RoIAlign", output_size=5, sampling_ratio=2), out_channels=6,
-              featmap_strides=STRIDES, finest_scale=8, loc_net=dict(type="conv", channels=(8,), hidden_dims=(16,)),
-              loc_input_size=5, context_factor=1.2, **kwargs)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in ext.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=gen))
-    return ext.eval()
-
-
 def _inputs():
     gen = torch.Generator().manual_seed(2)
     feats = [torch.randn(2, 6, -(-64 // s), -(-80 // s), generator=gen) for s in STRIDES]
@@ -37,11 +24,12 @@ def _inputs():
 
 
 @pytest.mark.parametrize("name", ["affine", "tps"])
-def test_roi_rectifier_compiles_fullgraph(name):
+def test_roi_rectifier_compiles_fullgraph(name, small_roi_rectifier):
     """Forward and backward under torch.compile(fullgraph=True) equal eager mode, which
     takes the per-level path (the compiled graph computes every level and selects)."""
     torch._dynamo.reset()
-    ext = _extractor(name)
+    cls, kwargs = EXTRACTORS[name]
+    ext = small_roi_rectifier(cls, **kwargs)
     feats_in, rois = _inputs()
 
     def run(fn):
