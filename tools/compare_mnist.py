@@ -2,6 +2,7 @@
 
     python tools/compare_mnist.py [--variants R RTS P E] [--models cnn st-cnn-affine ...]
         [--max-iters N] [--work-dir work_dirs/compare_mnist] [--source embedded | DIR]
+    [--fresh-distortions]
 
 Trains every model with the same iteration budget on each variant (the shipped
 configs ``configs/mnist/<model>_<variant>.py``, driven by mmengine's Runner), tests
@@ -37,6 +38,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--num-train", type=int, default=40000,
                    help="training samples per variant (distinct distortions; >= iterations x batch 64)")
     p.add_argument("--num-test", type=int, default=5000, help="test samples per variant")
+    p.add_argument("--fresh-distortions", action="store_true",
+                   help="train on new distortions of every training digit each epoch (rendered as training "
+                        "reads them) instead of a fixed set of --num-train")
     p.add_argument("--seed", type=int, default=0, help="data generation seed (training seed: the configs')")
     p.add_argument("--source", default="embedded", help="'embedded' or a directory of MNIST IDX files")
     p.add_argument("--work-dir", default="work_dirs/compare_mnist",
@@ -60,7 +64,7 @@ def main(argv: Optional[Sequence[str]] = None):
                             num_train=args.num_train, num_test=args.num_test, seed=args.seed, source=args.source,
                             log_interval=args.log_interval,
                             title="Distorted MNIST: FCN / CNN with and without spatial transformers",
-                            log=lambda s: print(s, flush=True))
+                            log=lambda s: print(s, flush=True), fresh_distortions=args.fresh_distortions)
     print()
     print(result.table)
     print(f"table:  {result.table_path}")

@@ -90,9 +90,14 @@ def _check_variant(variant: str) -> VariantSpec:
 
 
 # ------------------------------------------------------------------------ parameters
-def _rng(seed: int, variant: str, split: str) -> np.random.Generator:
+def _rng(seed: int, variant: str, split: str, epoch: Optional[int] = None) -> np.random.Generator:
     code = list(VARIANTS).index(variant)
-    return np.random.default_rng(np.random.SeedSequence([int(seed), code, SPLITS.index(split)]))
+    entropy = [int(seed), code, SPLITS.index(split)]
+    if epoch is not None:
+        # epoch + 1: SeedSequence pads its entropy with zeros, so a trailing 0 would
+        # reproduce the fixed data set's stream (epoch None)
+        entropy.append(int(epoch) + 1)
+    return np.random.default_rng(np.random.SeedSequence(entropy))
 
 
 def _translation(t: np.ndarray) -> np.ndarray:
@@ -361,7 +366,7 @@ def _source_order(rng: np.random.Generator, num_source: int, num_samples: int) -
 
 def generate_distorted_mnist(variant: str, split: str = "train", source: Union[str, PathLike, MNISTSource] = "embedded",
                              num_samples: Optional[int] = None, seed: int = 0, chunk_size: int = 2048,
-                             progress: bool = False,
+                             progress: bool = False, epoch: Optional[int] = None,
                              **options) -> DistortedDigits:
     """Generate a distorted-MNIST split deterministically.
 
@@ -375,6 +380,10 @@ def generate_distorted_mnist(variant: str, split: str = "train", source: Union[s
         seed: the generator seed (with variant and split it fixes everything).
         chunk_size: samples rendered per batch.
         progress: show a progress bar (mmengine's) over the samples.
+        epoch: ``None`` for the fixed data set of ``seed``; an int draws that epoch's own
+            distortions and digit order (an independent random stream per epoch, so a
+            training run can see every digit under new distortions each epoch, as the
+            paper's on-the-fly augmentation does, and still be reproducible).
         options: variant options overriding the defaults (see :data:`VARIANTS`).
 
     Returns:
@@ -388,7 +397,9 @@ def generate_distorted_mnist(variant: str, split: str = "train", source: Union[s
     n = len(src) if num_samples is None else int(num_samples)
     if n < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
-    rng = _rng(seed, variant, split)
+    if epoch is not None and int(epoch) < 0:
+        raise ValueError(f"epoch must be None or >= 0, got {epoch}")
+    rng = _rng(seed, variant, split, epoch)
     order = _source_order(rng, len(src), n)
     params = sample_distortion_parameters(variant, n, rng, num_source_digits=len(src), **options)
     size = canvas_size(variant, **options)
@@ -411,6 +422,8 @@ def generate_distorted_mnist(variant: str, split: str = "train", source: Union[s
         bar.file.write("\n")
     meta = dict(seed=int(seed), source=src.name, num_source_digits=len(src), canvas_size=size,
                 options=_jsonable(variant_options(variant, **options)), generator="stn_plugin.distorted_mnist/1")
+    if epoch is not None:
+        meta["epoch"] = int(epoch)
     return DistortedDigits(variant, split, images, src.labels[order].astype(np.int64), order.astype(np.int64),
                            params, meta)
 

@@ -20,6 +20,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
+from ..datasets.mnist_source import load_mnist_source
 from .distorted_mnist import VARIANTS, generate_distorted_mnist, load_distorted_mnist
 from .visualization import save_rectification_figure
 
@@ -110,9 +111,11 @@ def set_iterations(cfg, max_iters: int) -> None:
 
 
 def _write_data(variant: str, data_dir: Path, num_train: int, num_test: int, seed: int, source: str,
-                log: Callable[[str], None]) -> Dict[str, Path]:
+                log: Callable[[str], None], splits: Sequence[str] = ("train", "test")) -> Dict[str, Path]:
     paths = {}
     for split, num in (("train", num_train), ("test", num_test)):
+        if split not in splits:
+            continue
         path = data_dir / f"{variant}_{split}.npz"
         if path.exists():
             data = load_distorted_mnist(path)
@@ -130,11 +133,18 @@ def _write_data(variant: str, data_dir: Path, num_train: int, num_test: int, see
     return paths
 
 
+def fresh_epochs_for(max_iters: int, batch_size: int, num_digits: int) -> int:
+    """Epochs of fresh distortions that ``max_iters`` batches read (at least one)."""
+    return max(1, -(-int(max_iters) * int(batch_size) // int(num_digits)))
+
+
 def train_one(config: Path, work_dir: Path, data: Dict[str, Path], max_iters: int, log_interval: int,
-              quiet: bool = True):
+              quiet: bool = True, fresh: Optional[Dict[str, object]] = None):
     """Build the config's Runner pointed at ``data`` with ``max_iters`` and train it.
 
-    Returns ``(runner, test error %)``.
+    ``fresh``: train on fresh distortions every epoch instead of ``data['train']``:
+    ``dict(seed=..., source=..., num_digits=...)`` of the generator (the test split
+    still comes from ``data['test']``). Returns ``(runner, test error %)``.
     """
     from mmengine.config import Config
     from mmengine.runner import Runner
@@ -143,8 +153,15 @@ def train_one(config: Path, work_dir: Path, data: Dict[str, Path], max_iters: in
     cfg.work_dir = str(work_dir)
     for loader, split in (("train_dataloader", "train"), ("val_dataloader", "test"), ("test_dataloader", "test")):
         ds = cfg[loader]["dataset"]
-        ds["ann_file"] = str(data[split])
         ds["data_root"] = None
+        if split == "train" and fresh is not None:
+            epochs = fresh_epochs_for(max_iters, cfg[loader]["batch_size"], fresh["num_digits"])
+            ds.update(ann_file=None, num_samples=None, fresh_epochs=epochs, seed=fresh["seed"],
+                      source=fresh["source"])
+            # each epoch is rendered once, in order; its samples are already shuffled
+            cfg[loader]["sampler"] = dict(type="InfiniteSampler", shuffle=False)
+            continue
+        ds["ann_file"] = str(data[split])
     set_iterations(cfg, max_iters)
     if quiet:
         cfg.log_level = "WARNING"
@@ -207,7 +224,7 @@ def _figure(runs: Dict[str, Dict[str, object]], variants: Sequence[str], data: D
 def run_experiment(variants: Sequence[str], models: Sequence[str], work_dir: Path, max_iters: int,
                    configs_dir: Path, num_train: int = 40000, num_test: int = 5000, seed: int = 0,
                    source: str = "embedded", log_interval: int = 100, title: str = "Distorted MNIST",
-                   log: Callable[[str], None] = print) -> ExperimentResult:
+                   log: Callable[[str], None] = print, fresh_distortions: bool = False) -> ExperimentResult:
     """Generate data, train and evaluate every (variant, model), write table and figure.
 
     Args:
@@ -217,6 +234,9 @@ def run_experiment(variants: Sequence[str], models: Sequence[str], work_dir: Pat
         max_iters: the training budget of every model (iterations of the configs' batch).
         configs_dir: where ``<model>_<variant>.py`` configs live (``configs/mnist``).
         num_train / num_test: samples per split (distinct distortions).
+        fresh_distortions: train on new distortions of every training digit each epoch
+            (generated as training reads them; ``num_train`` is then unused) instead of
+            a fixed set of ``num_train``.
     """
     for v in variants:
         if v not in VARIANTS:
@@ -226,17 +246,25 @@ def run_experiment(variants: Sequence[str], models: Sequence[str], work_dir: Pat
     work_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     out = ExperimentResult()
-    log(f"[data] generating {', '.join(variants)} ({num_train} train / {num_test} test samples each, seed {seed})")
-    data = {v: _write_data(v, work_dir / "data", num_train, num_test, seed, source, log) for v in variants}
+    if fresh_distortions:
+        log(f"[data] generating {', '.join(variants)} ({num_test} test samples each, seed {seed}); training "
+            "draws fresh distortions every epoch")
+        splits = ("test",)
+    else:
+        log(f"[data] generating {', '.join(variants)} ({num_train} train / {num_test} test samples each, "
+            f"seed {seed})")
+        splits = ("train", "test")
+    data = {v: _write_data(v, work_dir / "data", num_train, num_test, seed, source, log, splits) for v in variants}
     out.data_seconds = time.perf_counter() - t_start
-    num_train_digits = load_distorted_mnist(data[variants[0]]["train"]).meta.get("num_source_digits", 0)
+    num_train_digits = len(load_mnist_source(source, "train"))
+    fresh = dict(seed=seed, source=source, num_digits=num_train_digits) if fresh_distortions else None
     runs: Dict[str, Dict[str, object]] = {}
     total = len(configs)
     for i, ((m, v), cfg_path) in enumerate(configs.items(), 1):
         log(f"[{i}/{total}] {MODEL_LABELS.get(m, m)} on {v}: {max_iters} iterations ({cfg_path})")
         t0 = time.perf_counter()
         run_dir = work_dir / f"{m}_{v.lower()}"
-        runner, error = train_one(cfg_path, run_dir, data[v], max_iters, log_interval)
+        runner, error = train_one(cfg_path, run_dir, data[v], max_iters, log_interval, fresh=fresh)
         dt = time.perf_counter() - t0
         train_s = runner.message_hub.get_info("train_seconds") or dt
         ckpts = sorted(run_dir.glob("iter_*.pth"))
@@ -260,6 +288,7 @@ def run_experiment(variants: Sequence[str], models: Sequence[str], work_dir: Pat
     (work_dir / "results.json").write_text(json.dumps(dict(
         results=[asdict(r) for r in out.results], data_seconds=out.data_seconds,
         total_seconds=out.total_seconds, max_iters=max_iters, variants=list(variants), models=list(models),
-        num_train=num_train, num_test=num_test, seed=seed, source=source), indent=2))
+        num_train=None if fresh_distortions else num_train, fresh_distortions=fresh_distortions,
+        num_test=num_test, seed=seed, source=source), indent=2))
     out.table_path = str(work_dir / "results.md")
     return out

@@ -318,7 +318,11 @@ def _check_launchable(features: Tensor) -> None:
 def _launcher(kernel):
     """``kernel`` as ``torch.library.wrap_triton`` gives it: a plain launch in eager mode,
     a traceable kernel call while ``torch.compile`` / ``torch.export`` trace the operators
-    of :mod:`.roi_sample_triton_ops` (interpreted kernels pass through unchanged)."""
+    of :mod:`.roi_sample_triton_ops`. Interpreted kernels are launched as they are: newer
+    torch releases refuse to wrap them."""
+    from triton.runtime.interpreter import InterpretedFunction
+    if isinstance(kernel, InterpretedFunction):
+        return kernel
     return torch.library.wrap_triton(kernel)
 
 
