@@ -318,8 +318,8 @@ def _check_launchable(features: Tensor) -> None:
 def _launcher(kernel):
     """``kernel`` as ``torch.library.wrap_triton`` gives it: a plain launch in eager mode,
     a traceable kernel call while ``torch.compile`` / ``torch.export`` trace the operators
-    of :mod:`.roi_sample_triton_ops`. Interpreted kernels are launched as they are: newer
-    torch releases refuse to wrap them."""
+    of :mod:`.roi_sample_triton_ops`. Interpreted kernels are launched as they are: some
+    torch releases (2.11) refuse to wrap them."""
     from triton.runtime.interpreter import InterpretedFunction
     if isinstance(kernel, InterpretedFunction):
         return kernel
