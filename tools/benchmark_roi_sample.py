@@ -40,16 +40,14 @@ the full-batch requirement is printed beside it.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import gc
 import math
 import os
-import time
 from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from stn_plugin.benchmarking import peak_mb, time_ms, tune_malloc_for_rss
 from stn_plugin.geometry.coords import feature_index_to_normalized
 from stn_plugin.ops import roi_sample
 from stn_plugin.ops.roi_sample_torch import roi_sample_index_points
@@ -93,6 +91,26 @@ def map_roi_levels(rois: torch.Tensor, num_levels: int) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- methods
 
+def torchvision_extractor() -> Optional[Callable]:
+    """SingleRoIExtractor's arithmetic with torchvision's ``roi_align(aligned=True)``
+    (mmcv's RoIAlign formula, also with sampling_ratio 2), or None without torchvision."""
+    try:
+        from torchvision.ops import roi_align
+    except Exception as err:
+        print(f"  (torchvision roi_align unavailable: {type(err).__name__}: {err})")
+        return None
+
+    def extract(feats, rois):
+        levels = map_roi_levels(rois, len(feats))
+        out = feats[0].new_zeros(rois.shape[0], feats[0].shape[1], 7, 7)
+        for i, (feat, stride) in enumerate(zip(feats, STRIDES)):
+            idx = torch.nonzero(levels == i).squeeze(1)
+            if idx.numel():
+                out[idx] = roi_align(feat, rois[idx], 7, 1.0 / stride, 2, aligned=True)
+        return out
+    return extract
+
+
 def roi_sample_fpn(feats, rois, mats, backend="auto"):
     """What a RoI rectifier does: level mapping as mmdet, one roi_sample per level."""
     levels = map_roi_levels(rois, len(feats))
@@ -130,80 +148,6 @@ def naive_full_grad_bytes(feats, rois) -> int:
     """Bytes of the per-RoI input gradients an unchunked naive backward materialises."""
     levels = map_roi_levels(rois, len(feats))
     return sum(int((levels == i).sum()) * f[0].numel() * f.element_size() for i, f in enumerate(feats))
-
-
-# ----------------------------------------------------------------------------- measuring
-
-_libc = None
-
-
-def _tune_malloc():
-    """Make glibc serve blocks >= 64 KiB by mmap and return them on free, so the RSS
-    follows live memory (otherwise freed blocks linger in the heap)."""
-    global _libc
-    try:
-        _libc = ctypes.CDLL("libc.so.6")
-        _libc.mallopt(-3, 1 << 16)  # M_MMAP_THRESHOLD (fixed: disables the dynamic rule)
-        _libc.mallopt(-1, 1 << 16)  # M_TRIM_THRESHOLD
-    except OSError:
-        _libc = None
-
-
-def _status_kb(key: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key):
-                return int(line.split()[1])
-    raise KeyError(key)
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def time_ms(fn: Callable[[], None], device, repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append((time.perf_counter() - t0) * 1e3)
-    # best of the repeats: on a shared machine other processes only ever add time
-    return min(times)
-
-
-def peak_mb(fn: Callable[[], None], device, prepare: Callable[[], None]) -> Optional[float]:
-    """Peak memory growth of ``fn()`` over the state after ``prepare()`` (which drops the
-    previous step's gradients, so they are neither in the baseline nor freed inside)."""
-    prepare()
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        fn()
-        torch.cuda.synchronize()
-        return (torch.cuda.max_memory_allocated() - base) / 2 ** 20
-    if _libc is not None:
-        _libc.malloc_trim(0)  # hand free heap memory back first, so the baseline is live memory
-    if not _reset_peak_rss():
-        return None
-    base = _status_kb("VmRSS")
-    fn()
-    return (_status_kb("VmHWM") - base) / 1024
 
 
 # ----------------------------------------------------------------------------- driver
@@ -249,6 +193,11 @@ def run(device: torch.device, args) -> None:
         print(f"  (SingleRoIExtractor unavailable: {type(err).__name__}: {err})")
     if extractor is not None:
         methods.append(("SingleRoIExtractor (mmcv RoIAlign)", lambda fs, r, m: extractor(fs, r), False))
+    else:
+        floor_fn = torchvision_extractor()
+        if floor_fn is not None:
+            extractor = floor_fn  # the same floor, where mmcv has no ops (e.g. a GPU machine without mmcv)
+            methods.append(("same levels, torchvision roi_align", lambda fs, r, m: floor_fn(fs, r), False))
     if device.type == "cuda":
         methods.append(("roi_sample affine, triton", lambda fs, r, m: roi_sample_fpn(fs, r, m, "triton"), True))
         methods.append(("roi_sample affine, torch path", lambda fs, r, m: roi_sample_fpn(fs, r, m, "torch"), True))
@@ -283,7 +232,7 @@ def run(device: torch.device, args) -> None:
         print(f"  timed {name}", flush=True)
     clear()
     if device.type == "cpu":
-        _tune_malloc()
+        tune_malloc_for_rss()
     for row in rows:
         fb_step = next(st[2] for st in steps if st[0] == row[0])
         row[3] = peak_mb(fb_step, device, clear)
@@ -342,7 +291,7 @@ def run_distribution(device: torch.device, args) -> None:
 
             rows[name] = [time_ms(step, device, args.repeats), None, step]
         if device.type == "cpu":
-            _tune_malloc()
+            tune_malloc_for_rss()
         for row in rows.values():
             row[1] = peak_mb(row[2], device, clear)
         clear()

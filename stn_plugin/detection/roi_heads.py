@@ -22,6 +22,7 @@ from mmdet.structures.bbox import bbox2roi
 from torch import Tensor
 
 from ..geometry.transforms import Transform, invert_transform
+from ..ops.profiling import profile_stage
 from ..ops.roi_sample import roi_sample
 from ..ops.warp import warp
 from .roi_rectifiers import RoIRectifierExtractor
@@ -97,7 +98,8 @@ class RectifyingRoIHead(_RegularizedMixin, StandardRoIHead):
             transform = extractor.transform_of_last(pos_inds)
         mask_size = self.train_cfg.mask_size
         mask_size = (mask_size, mask_size) if isinstance(mask_size, int) else tuple(mask_size)
-        targets = rectified_mask_targets(sampling_results, batch_gt_instances, transform, mask_size)
+        with profile_stage("rectifier.mask_targets"):
+            targets = rectified_mask_targets(sampling_results, batch_gt_instances, transform, mask_size)
         mask_preds = mask_results["mask_preds"]
         labels = torch.cat([res.pos_gt_labels for res in sampling_results])
         if mask_preds.size(0) == 0:
@@ -115,7 +117,8 @@ class RectifyingRoIHead(_RegularizedMixin, StandardRoIHead):
         if not isinstance(extractor, RoIRectifierExtractor) or mask_rois.shape[0] == 0:
             return super().predict_mask(x, batch_img_metas, results_list, rescale)
         mask_preds = self._mask_forward(x, mask_rois)["mask_preds"]
-        mask_preds = unrectify_mask_logits(mask_preds, extractor.transform_of_last())
+        with profile_stage("rectifier.mask_unrectify"):
+            mask_preds = unrectify_mask_logits(mask_preds, extractor.transform_of_last())
         mask_preds = mask_preds.split([len(res) for res in results_list], 0)
         return self.mask_head.predict_by_feat(mask_preds=mask_preds, results_list=results_list,
                                               batch_img_metas=batch_img_metas, rcnn_test_cfg=self.test_cfg,

@@ -25,6 +25,7 @@ from ..geometry.transforms import Transform
 from ..geometry.validation import is_tracing
 from ..modules.ddp import zero_touching_parameters
 from ..modules.roi_rectifier import RoIRectifier
+from ..ops.profiling import profile_stage
 
 __all__ = ["RoIRectifierExtractor", "AffineRoIRectifier", "TPSRoIRectifier"]
 
@@ -150,7 +151,8 @@ class RoIRectifierExtractor(SingleRoIExtractor):
         last forward's transforms (``{}`` before the first forward)."""
         if self.last_params is None:
             return {}
-        return self.rectifier.regularization_losses(self.transform_of_last(), prefix)
+        with profile_stage("rectifier.regularizers"):
+            return self.rectifier.regularization_losses(self.transform_of_last(), prefix)
 
 
 @MODELS.register_module()

@@ -23,6 +23,7 @@ from torch import Tensor
 from ..geometry.families import TransformFamily, build_family
 from ..geometry.transforms import Transform
 from ..geometry.validation import check_choice, check_size2
+from ..ops.profiling import profile_stage
 from ..ops.roi_sample import PADDING_MODES, roi_sample
 from .localization import build_localization_net
 from .regularization import RegularizedModule, build_regularizers
@@ -78,21 +79,27 @@ class RoIRectifier(RegularizedModule):
 
     def pooled_view(self, features: Tensor, rois: Tensor, spatial_scale: float) -> Tensor:
         """What the localization net sees: ``(N, C, *loc_input_size)`` of the context-enlarged boxes."""
-        return roi_sample(features, scale_rois(rois, self.context_factor), None, self.loc_input_size,
-                          spatial_scale, sampling_ratio=1, padding=self.padding)
+        with profile_stage("rectifier.pooled_view"):
+            return roi_sample(features, scale_rois(rois, self.context_factor), None, self.loc_input_size,
+                              spatial_scale, sampling_ratio=1, padding=self.padding)
 
     def predict_params(self, features: Tensor, rois: Tensor, spatial_scale: float) -> Tensor:
         """Raw family parameters ``(N, P)`` for ``rois (N, 5)`` on ``features (B, C, H, W)``."""
-        return self.loc_net(self.pooled_view(features, rois, spatial_scale))
+        view = self.pooled_view(features, rois, spatial_scale)
+        with profile_stage("rectifier.loc_net"):
+            return self.loc_net(view)
 
     def sample(self, features: Tensor, rois: Tensor, transform: Transform, spatial_scale: float,
                out_size: Optional[Sequence[int]] = None, sampling_ratio: Optional[int] = None) -> Tensor:
         """Sample ``(N, C, h, w)`` through ``transform`` (RoI frame) from ``features``."""
         out_size = self.out_size if out_size is None else check_size2(out_size, "out_size")
         s = self.sampling_ratio if sampling_ratio is None else sampling_ratio
-        return roi_sample(features, rois, transform, out_size, spatial_scale, s, self.padding)
+        with profile_stage("rectifier.sample"):
+            return roi_sample(features, rois, transform, out_size, spatial_scale, s, self.padding)
 
     def forward(self, features: Tensor, rois: Tensor, spatial_scale: float):
         """``(rectified features (N, C, h, w), raw params (N, P))``."""
         params = self.predict_params(features, rois, spatial_scale)
-        return self.sample(features, rois, self.family.build(params), spatial_scale), params
+        with profile_stage("rectifier.transform"):
+            transform = self.family.build(params)
+        return self.sample(features, rois, transform, spatial_scale), params

@@ -21,6 +21,7 @@ from ..geometry.transforms import MatrixTransform, Transform
 from ..geometry.validation import (Flag, check_choice, check_flags, check_positive_int, check_positive_number,
                                    check_rois, check_same_device, check_same_dtype, check_size2, check_tensor,
                                    finite_flag, is_tracing)
+from .profiling import profile_stage
 from .roi_sample_torch import roi_sample_index_points, roi_sample_torch
 from .roi_sample_traceable import roi_sample_traceable
 from .sampler_selection import active_sampler
@@ -111,7 +112,9 @@ def roi_sample(features: Tensor, rois: Tensor, transform: Union[None, Tensor, Tr
     spatial_scale = check_positive_number(spatial_scale, "spatial_scale")
     check_choice(padding, PADDING_MODES, "padding")
     check_choice(backend, BACKENDS, "backend")
-    transform, transform_flags = _sampler_transform(transform, features, rois.shape[0], out_size, sampling_ratio)
+    with profile_stage("roi_sample.transform_grid"):
+        transform, transform_flags = _sampler_transform(transform, features, rois.shape[0], out_size,
+                                                        sampling_ratio)
     check_flags(*value_flags, *transform_flags)
     if backend == "auto":
         backend = auto_backend(features.device, features.dtype)
