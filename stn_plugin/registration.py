@@ -7,7 +7,8 @@ goes into ``mmdet.registry`` (``MODELS``, ``DATASETS``, ``METRICS``, ``HOOKS``, 
   they are registered here, under their class names, from one table.
 * Each task package registers its own classes with mmdet's decorators when it is
   imported: :mod:`stn_plugin.detection`, :mod:`stn_plugin.textrecog`,
-  :mod:`stn_plugin.classification`.
+  :mod:`stn_plugin.classification`, and :mod:`stn_plugin.spotting`, which sits above
+  detection and text recognition (it imports from both; they never import it).
 
 :func:`register_all_modules` does both, and makes mmengine checkpoints loadable
 under torch's ``weights_only=True`` (:mod:`stn_plugin.compat`). ``import stn_plugin``
@@ -34,7 +35,8 @@ CORE_MODULES = (
     modules.BendingEnergyLoss,
 )
 
-TASK_PACKAGES = ("stn_plugin.detection", "stn_plugin.textrecog", "stn_plugin.classification")
+TASK_PACKAGES = ("stn_plugin.detection", "stn_plugin.textrecog", "stn_plugin.classification",
+                 "stn_plugin.spotting")
 
 
 def register_module_classes(classes, registry=None) -> None:

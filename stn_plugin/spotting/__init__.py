@@ -1,0 +1,34 @@
+"""Text spotting: find the words of a scene and read them.
+
+This task package sits **above** :mod:`stn_plugin.detection` and
+:mod:`stn_plugin.textrecog`: it may import from both (the word generator, the region
+readers, the recognizer's pieces), and neither of them imports it.
+
+Importing this package registers, into mmdet's registries (and the core modules, see
+:func:`stn_plugin.registration.register_core_modules`):
+
+* ``MODELS``: :class:`TextSpotter` (a two-stage detector that reads its words),
+  :class:`SpottingRoIHead` (boxes + a recognition branch: RoI rectifier -> CTC
+  recognizer; text polygons from the rectifier's transforms)
+* ``DATASETS``: :class:`TextSpottingDataset` (word scenes' COCO, ICDAR 2015,
+  Total-Text, CTW1500, mmocr JSON: boxes, polygons, transcriptions, don't-care flags)
+* ``TRANSFORMS``: ``LoadTextSpottingAnnotations``, ``PackTextSpottingInputs``
+* ``METRICS``: :class:`TextSpottingMetric` (detection and end-to-end precision,
+  recall, Hmean by polygon IoU and transcription)
+
+:mod:`.word_scenes` generates the word-scenes set (COCO format with transcriptions).
+"""
+from ..registration import register_core_modules
+
+register_core_modules()
+
+from .datasets import TextSpottingDataset  # noqa: E402
+from .metric import SpottingCounts, TextSpottingMetric, spotting_counts, spotting_scores  # noqa: E402
+from .polygon_iou import polygon_iou_matrix  # noqa: E402
+from .roi_head import SpottingRoIHead  # noqa: E402
+from .text_outline import roi_text_polygons  # noqa: E402
+from .text_spotter import TextSpotter  # noqa: E402
+from .transforms import LoadTextSpottingAnnotations, PackTextSpottingInputs  # noqa: E402
+from .word_scenes import WordSceneOptions, generate_word_scenes, render_word_scene  # noqa: E402
+
+__all__ = [name for name in dir() if not name.startswith("_")]
