@@ -6,7 +6,8 @@ Importing this package registers (and the core modules, see
 * ``MODELS``: :class:`AffineRoIRectifier`, :class:`TPSRoIRectifier` (drop-in
   replacements of ``SingleRoIExtractor``; their base :class:`RoIRectifierExtractor` is
   the contract heads and hooks use), :class:`RectifyingRoIHead`,
-  :class:`RectifyingCascadeRoIHead`;
+  :class:`RectifyingCascadeRoIHead`, and :class:`EnlargedRoIExtractor` (a fixed wider
+  RoI, the context-only ablation of the rectifiers);
 * ``HOOKS``: :class:`RectifierStatsHook`, :class:`RectifierVisualizationHook`.
 
 :mod:`.digit_scenes` generates the digit-scenes benchmark (COCO format);
@@ -16,9 +17,10 @@ from ..registration import register_core_modules
 
 register_core_modules()
 
+from .enlarged_roi_extractor import EnlargedRoIExtractor  # noqa: E402
 from .hooks import RectifierStatsHook, RectifierVisualizationHook  # noqa: E402
 from .roi_heads import RectifyingCascadeRoIHead, RectifyingRoIHead  # noqa: E402
 from .roi_rectifiers import AffineRoIRectifier, RoIRectifierExtractor, TPSRoIRectifier  # noqa: E402
 
 __all__ = ["RoIRectifierExtractor", "AffineRoIRectifier", "TPSRoIRectifier", "RectifyingRoIHead",
-           "RectifyingCascadeRoIHead", "RectifierStatsHook", "RectifierVisualizationHook"]
+           "RectifyingCascadeRoIHead", "RectifierStatsHook", "RectifierVisualizationHook", "EnlargedRoIExtractor"]

@@ -15,6 +15,17 @@ each variant's work dir and are copied to ``<out>/vis/<variant>/``.
 separate scenes (drawn from the held-out digits with the next generation seed, in
 ``--test-data``): the 200 val scenes alone leave a few points of mAP to chance.
 
+Besides ``baseline``, ``affine`` and ``tps``, the ablations that separate context from
+warping: ``enlarged-area1.4`` / ``enlarged-area2.0`` (the baseline sampling every RoI
+enlarged to that multiple of the box's area, no localization net:
+:class:`~stn_plugin.detection.enlarged_roi_extractor.EnlargedRoIExtractor`) and the
+affine rectifier restricted to the ``attention`` (scale + translation) and
+``similarity`` (+ rotation) families.
+
+``--scenes any-orientation`` runs the same variants on the scenes whose digits appear in
+every orientation (see :data:`~stn_plugin.detection.digit_scenes.SCENE_PRESETS`), in
+their own default folders (``data/digit_scenes_any-orientation[_test]``).
+
 ``--parallel`` trains the variants at the same time, one process each with
 ``--threads`` torch threads (on a 2-core machine two one-thread processes finish
 sooner than two two-thread runs in a row). Each run writes into a new timestamped
@@ -35,6 +46,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from ..cli.paths import config_path
+from .digit_scenes import SCENE_PRESETS
 
 # Runs shorter than this are smoke runs: their scores are not compared (the main job
 # trains 600 iterations, the README's comparison 1500).
@@ -44,25 +56,35 @@ CONFIGS = {
     "baseline": "digits/faster-rcnn_r18_fpn_digit-scenes_baseline.py",
     "affine": "digits/faster-rcnn_r18_fpn_digit-scenes_affine-rectifier.py",
     "tps": "digits/faster-rcnn_r18_fpn_digit-scenes_tps-rectifier.py",
+    # ablations: a fixed wider RoI (context only, no warping), and the rectifier with
+    # smaller transform families (attention: scale + translation; similarity: + rotation)
+    "enlarged-area1.4": "digits/faster-rcnn_r18_fpn_digit-scenes_enlarged-area1.4.py",
+    "enlarged-area2.0": "digits/faster-rcnn_r18_fpn_digit-scenes_enlarged-area2.0.py",
+    "attention": "digits/faster-rcnn_r18_fpn_digit-scenes_attention-rectifier.py",
+    "similarity": "digits/faster-rcnn_r18_fpn_digit-scenes_similarity-rectifier.py",
 }
 
 
 
-def ensure_data(data: Path, num_train: int, num_val: int, seed: int) -> None:
-    """Generate the scenes into ``data`` unless the same data (sizes and seed) is there."""
+def ensure_data(data: Path, num_train: int, num_val: int, seed: int, scenes: str = "default") -> None:
+    """Generate the scenes into ``data`` unless the same data (sizes, seed and scene
+    preset, see :data:`~stn_plugin.detection.digit_scenes.SCENE_PRESETS`) is there."""
+    from stn_plugin.detection.digit_scenes import generate_digit_scenes, scene_options
+
+    options = scene_options(scenes)
     notes = data / "annotations"
     if (notes / "train.json").exists() and (notes / "val.json").exists():
         train, val = (json.loads((notes / f"{s}.json").read_text()) for s in ("train", "val"))
-        found = (len(train["images"]), len(val["images"]), train.get("info", {}).get("seed"))
-        if found == (num_train, num_val, seed):
+        info = train.get("info", {})
+        found = (len(train["images"]), len(val["images"]), info.get("seed"), info.get("options", {}))
+        if found == (num_train, num_val, seed, options.changed()):
             print(f"[benchmark] using the existing data in {data}", flush=True)
             return
         raise SystemExit(f"[benchmark] {data} holds other data ({found[0]} train / {found[1]} val images, seed "
-                         f"{found[2]}; wanted {num_train} / {num_val}, seed {seed}); give another folder or "
-                         "remove it yourself")
-    from stn_plugin.detection.digit_scenes import generate_digit_scenes
+                         f"{found[2]}, options {found[3] or 'default'}; wanted {num_train} / {num_val}, seed {seed}, "
+                         f"scenes {scenes!r}); give another folder or remove it yourself")
     try:
-        generate_digit_scenes(data, num_train, num_val, seed)
+        generate_digit_scenes(data, num_train, num_val, seed, options=options)
     except FileExistsError as err:
         raise SystemExit(f"[benchmark] {err}") from None
 
@@ -175,6 +197,7 @@ def format_table(rows: Sequence[dict]) -> str:
 def setting_line(args: argparse.Namespace, threads: Optional[int]) -> str:
     return (f"digit scenes: {args.num_train} train / {args.num_val} val images (seed {args.seed})"
             + (f" / {args.num_test} test images (seed {args.seed + 1})" if args.num_test else "") + ", "
+            + (f"{args.scenes} scenes, " if args.scenes != "default" else "") +
             f"{args.iters} iterations x batch {args.batch_size}, train seed {args.train_seed}, "
             f"{'in parallel' if args.parallel else 'one after another'}"
             f"{f', {threads} torch thread(s) each' if threads else ''}")
@@ -185,37 +208,47 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--iters", type=int, default=1500, help="training iterations per variant (same for all)")
     parser.add_argument("--batch-size", type=int, default=8, help="training batch size of every variant")
     parser.add_argument("--variants", nargs="+", default=["baseline", "affine"], choices=sorted(CONFIGS),
-                        help="detectors to train: Faster R-CNN without (baseline) / with an RoI rectifier")
+                        help="detectors to train: Faster R-CNN without (baseline) / with an RoI rectifier "
+                             "(affine, tps; the smaller families attention, similarity), or with a fixed RoI "
+                             "enlarged to 1.4x / 2x the box's area (enlarged-area*, no rectifier)")
     parser.add_argument("--parallel", action="store_true", help="train the variants at the same time")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per training process (default: 1 with --parallel, else torch's)")
-    parser.add_argument("--data", type=Path, default=Path("data/digit_scenes"),
-                        help="digit-scenes folder; generated there if missing")
+    parser.add_argument("--scenes", default="default", choices=sorted(SCENE_PRESETS),
+                        help="scene preset: 'default' (rotations up to 75 degrees) or 'any-orientation' "
+                             "(every orientation, no 6 / 9)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="digit-scenes folder; generated there if missing (default: data/digit_scenes, "
+                             "data/digit_scenes_<preset> for another --scenes)")
     parser.add_argument("--num-train", type=int, default=800, help="training scenes to generate")
     parser.add_argument("--num-val", type=int, default=200, help="validation scenes to generate")
     parser.add_argument("--seed", type=int, default=0, help="data generation seed")
     parser.add_argument("--num-test", type=int, default=0,
                         help="also test every variant on this many separate scenes (generation seed + 1, "
                              "held-out digits, in --test-data); 0: no test set")
-    parser.add_argument("--test-data", type=Path, default=Path("data/digit_scenes_test"),
-                        help="folder of the --num-test scenes; generated there if missing")
+    parser.add_argument("--test-data", type=Path, default=None,
+                        help="folder of the --num-test scenes; generated there if missing (default: the --data "
+                             "default + '_test')")
     parser.add_argument("--train-seed", type=int, default=0, help="mmengine randomness.seed of every variant")
     parser.add_argument("--out", type=Path, default=Path("work_dirs/digit_scenes_benchmark"),
                         help="work dirs of the variants, their drawings (vis/) and the results_*.md tables")
     args = parser.parse_args(argv)
     if args.iters < 1:
         parser.error(f"--iters must be >= 1, got {args.iters}")
+    default_data = "data/digit_scenes" + ("" if args.scenes == "default" else f"_{args.scenes}")
+    args.data = args.data or Path(default_data)
+    args.test_data = args.test_data or Path(default_data + "_test")
     return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     args = parse_args(argv)
     t0 = time.time()
-    ensure_data(args.data, args.num_train, args.num_val, args.seed)
+    ensure_data(args.data, args.num_train, args.num_val, args.seed, args.scenes)
     test_data = None
     if args.num_test:
         # the scenes of the val split of another seed (val scenes are drawn from the held-out digits)
-        ensure_data(args.test_data, 0, args.num_test, args.seed + 1)
+        ensure_data(args.test_data, 0, args.num_test, args.seed + 1, args.scenes)
         test_data = args.test_data
     threads = args.threads or (1 if args.parallel else None)
     start = lambda v: VariantRun(v, args.data, args.out, args.iters, args.batch_size, args.train_seed,  # noqa

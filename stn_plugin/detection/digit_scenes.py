@@ -12,6 +12,13 @@ data are generated deterministically from a seed, from the embedded MNIST digits
 
 so mmdet's ``CocoDataset`` and ``CocoMetric`` read them unchanged. No OpenMMLab
 import here.
+
+:data:`SCENE_PRESETS` names the variants of the benchmark: ``'default'`` (digits
+rotated by up to 75 degrees) and ``'any-orientation'`` (digits in every orientation,
+up to 180 degrees either way, without the 6 and the 9: a half-turned 6 is a 9, so with
+them the label of a digit would not be defined by its pixels). There the head sees each
+glyph in every orientation, and a rectifier that turns the digits upright hands it one
+canonical view -- the benchmark where orientation must be undone.
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ import math
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Dict, Optional, Union
+from typing import Dict, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -47,6 +54,38 @@ class SceneOptions:
     clutter_size: int = 10
     noise_std: float = 8.0
     mask_threshold: float = 64.0       # digit intensity (0..255) that counts as object
+    digits: Optional[Tuple[int, ...]] = None  # classes of the annotated digits (and clutter); None: all ten
+
+    def changed(self) -> Dict[str, object]:
+        """The fields that differ from the defaults (recorded in the annotations' ``info``)."""
+        default = SceneOptions()
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(self).items()
+                if v != getattr(default, k)}
+
+
+# The benchmark's scene variants (see the module docstring).
+SCENE_PRESETS: Dict[str, SceneOptions] = {
+    "default": SceneOptions(),
+    "any-orientation": SceneOptions(max_rotation=180.0, digits=(0, 1, 2, 3, 4, 5, 7, 8)),
+}
+
+
+def scene_options(preset: str) -> SceneOptions:
+    """A fresh copy of the :data:`SCENE_PRESETS` entry ``preset``."""
+    if preset not in SCENE_PRESETS:
+        raise KeyError(f"unknown digit-scenes preset {preset!r}; allowed values: {sorted(SCENE_PRESETS)}")
+    return SceneOptions(**vars(SCENE_PRESETS[preset]))
+
+
+def _select_digits(source: MNISTSource, digits: Optional[Tuple[int, ...]]) -> MNISTSource:
+    """The source restricted to the classes ``digits`` (``None``: unchanged)."""
+    if digits is None:
+        return source
+    wanted = sorted(set(int(d) for d in digits))
+    if not wanted or not set(wanted) <= set(range(10)):
+        raise ValueError(f"SceneOptions.digits must be a non-empty subset of 0..9, got {digits!r}")
+    keep = np.isin(source.labels, wanted)
+    return MNISTSource(source.images[keep], source.labels[keep], source.name, source.split)
 
 
 def _digit_to_canvas(rng: np.random.Generator, opts: SceneOptions, centre: np.ndarray) -> np.ndarray:
@@ -140,7 +179,7 @@ def generate_digit_scenes(out_dir: Union[str, PathLike], num_train: int = 800, n
         raise FileExistsError(f"{out} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
     (out / "annotations").mkdir(parents=True, exist_ok=True)
     for split, count in (("train", num_train), ("val", num_val)):
-        src = load_mnist_source(source, SPLIT_SOURCES[split])
+        src = _select_digits(load_mnist_source(source, SPLIT_SOURCES[split]), opts.digits)
         rng = np.random.default_rng(np.random.SeedSequence([seed, ("train", "val").index(split)]))
         (out / split).mkdir(exist_ok=True)
         images, annotations = [], []
@@ -164,5 +203,7 @@ def generate_digit_scenes(out_dir: Union[str, PathLike], num_train: int = 800, n
         coco = dict(images=images, annotations=annotations,
                     categories=[dict(id=k + 1, name=c) for k, c in enumerate(CLASSES)],
                     info=dict(description="stn_plugin digit scenes", seed=seed, source=str(source)))
+        if opts.changed():  # the default scenes' annotations stay exactly as they were
+            coco["info"]["options"] = opts.changed()
         (out / "annotations" / f"{split}.json").write_text(json.dumps(coco))
     return out

