@@ -10,6 +10,7 @@ from mmdet.registry import DATASETS
 from mmengine.structures import BaseDataElement
 from torch.utils.data import Dataset
 
+from ..datasets.mnist_source import MNISTSource, load_mnist_source
 from .distorted_mnist import (VARIANTS, DistortedDigits, generate_distorted_mnist,
                                          load_distorted_mnist)
 
@@ -65,6 +66,7 @@ class DistortedMNISTDataset(Dataset):
                                  "and epoch; it cannot be combined with num_samples or ann_file")
         self.fresh_epochs = fresh_epochs
         self._epoch: Optional[int] = None
+        self._digits: Optional[MNISTSource] = None
         self._digits_per_epoch = 0
         self.variant, self.split, self.source = variant, split, source
         self.num_samples, self.seed, self.options = num_samples, seed, dict(options or {})
@@ -101,7 +103,9 @@ class DistortedMNISTDataset(Dataset):
         self._images = torch.from_numpy(data.images)
 
     def _load_epoch(self, epoch: int) -> None:
-        self.data = generate_distorted_mnist(self.variant, self.split, self.source, None, self.seed, epoch=epoch,
+        if self._digits is None:  # read the source digits once, not once per epoch
+            self._digits = load_mnist_source(self.source, self.split)
+        self.data = generate_distorted_mnist(self.variant, self.split, self._digits, None, self.seed, epoch=epoch,
                                              **self.options)
         self._images = torch.from_numpy(self.data.images)
         self._epoch = epoch
