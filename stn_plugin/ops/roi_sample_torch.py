@@ -6,7 +6,8 @@ mean), so the gradients reach the features, the transform (matrices or grids) an
 box coordinates.
 
 Memory and speed: the feature map is never copied per RoI (pytorch #2732). RoIs are
-sorted by image and sampled in chunks of at most ``ceil(N / B)`` RoIs, each chunk one
+sorted by image and sampled in chunks of about ``ceil(N / B)`` RoIs (fewer where their
+sub-samples would exceed :data:`SAMPLE_CHUNK_BYTES`), each chunk one
 ``F.grid_sample`` on its own image through a grid ``(1, n * h * s, w * s, 2)`` holding
 exactly its RoIs' sub-sample points. So the work, the calls and the transient sample
 tensors are the same however the RoIs are spread over the images (a grid padded to the
@@ -31,16 +32,18 @@ Inputs are assumed validated by :func:`stn_plugin.ops.roi_sample.roi_sample`.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from ..geometry.coords import (feature_index_to_normalized, output_grid, pixel_to_feature_index,
                                roi_frame_to_pixel)
 from ..geometry.matrices import projective_divide
+from ..geometry.validation import is_tracing
 from .cell_gather import cell_taps, gather_cells
 
 __all__ = ["roi_sample_torch", "roi_sample_index_points", "roi_align_inside", "use_cell_gather"]
@@ -51,6 +54,11 @@ __all__ = ["roi_sample_torch", "roi_sample_index_points", "roi_align_inside", "u
 # 8x64x64x64 with 1024 RoIs 710 vs 642 ms; 2x256x25x38 with 256 RoIs 473 vs 330 ms;
 # 2x256x100x152 with 256 RoIs 1163 vs 534 ms.
 CELL_GATHER_MIN_IMAGE_BYTES = 1 << 19
+
+# Upper bound of the sub-sample tensor of one grid_sample call (its s*s sub-samples per
+# output cell are averaged right after): these transients, forward and backward, sit on top
+# of the whole step's saved activations, so they are kept small; more calls cost little.
+SAMPLE_CHUNK_BYTES = 1 << 21
 
 # Samples that must read 0 (mmcv's outside rule, undefined points) sample here: normalised
 # grid_sample coordinates far outside the map, where zeros padding reads 0 with no gradient.
@@ -92,12 +100,15 @@ def roi_sample_index_points(rois: Tensor, transform: Optional[Tensor], out_size:
             # broadcast products, as a batched matmul of 3x3s is slow on the CPU
             m = transform.to(dtype).reshape(n, 1, 1, 9)
             u, v = base[..., 0], base[..., 1]  # (hs, ws)
-            z = m[..., 6] * u + m[..., 7] * v + m[..., 8]
-            a = m.detach().abs()
-            z_magnitude = a[..., 6] * u.abs() + a[..., 7] * v.abs() + a[..., 8]
             xy = torch.stack([m[..., 0] * u + m[..., 1] * v + m[..., 2],
                               m[..., 3] * u + m[..., 4] * v + m[..., 5]], -1)
-            frame = projective_divide(xy, z[..., None], z_magnitude[..., None])
+            if _all_affine(transform):
+                frame = xy  # w = 1 exactly: the divide would return xy unchanged
+            else:
+                z = m[..., 6] * u + m[..., 7] * v + m[..., 8]
+                a = m.detach().abs()
+                z_magnitude = a[..., 6] * u.abs() + a[..., 7] * v.abs() + a[..., 8]
+                frame = projective_divide(xy, z[..., None], z_magnitude[..., None])
     # undefined points enter the box mapping as 0, so that their NaN never meets the
     # boxes' gradient (0 * NaN), and leave it as NaN again
     defined = torch.isfinite(frame.detach()).all(-1, keepdim=True)
@@ -105,6 +116,16 @@ def roi_sample_index_points(rois: Tensor, transform: Optional[Tensor], out_size:
     points = pixel_to_feature_index(pixels, 1.0 / spatial_scale)
     defined = defined & torch.isfinite(points.detach()).all(-1, keepdim=True)
     return torch.where(defined, points, float("nan"))
+
+
+def _all_affine(matrices: Tensor) -> bool:
+    """Whether every ``(N, 3, 3)`` matrix has the last row ``(0, 0, 1)`` exactly (then the
+    projective divide is a no-op and its temporaries can be skipped). A host-side check,
+    so never while tracing: traced graphs keep the general formula."""
+    if is_tracing():
+        return False
+    last = matrices.detach()[:, 2]
+    return bool((last[:, :2] == 0).all() & (last[:, 2] == 1).all())
 
 
 def roi_align_inside(index_points: Tensor, size: Tuple[int, int]) -> Tensor:
@@ -149,35 +170,60 @@ def roi_sample_torch(features: Tensor, rois: Tensor, transform: Optional[Tensor]
     s = sampling_ratio
     cdtype = features.dtype if features.dtype in (torch.float32, torch.float64) else torch.float32
     feats = features.to(cdtype)
-
-    idx_pts = roi_sample_index_points(rois, transform, out_size, spatial_scale, s, dtype=cdtype)
-    keep = torch.isfinite(idx_pts.detach()).all(-1)  # undefined samples read 0
-    if padding == "roi_align":
-        # mmcv's rule: valid points are clamped into the map, the others read 0
-        keep = keep & roi_align_inside(idx_pts, (fh, fw))
-        hi = idx_pts.new_tensor([fw - 1, fh - 1])
-        idx_pts = torch.clamp(idx_pts, min=torch.zeros_like(hi), max=hi)
-    elif padding == "border":
-        idx_pts = _clamp_to_map(idx_pts, (fh, fw))
     batch_idx = rois[:, 0].detach().long()
-    if use_cell_gather(feats):
+    cell_gather = use_cell_gather(feats)
+
+    def sample_coordinates(rois: Tensor, transform: Optional[Tensor]) -> Tuple[Tensor, ...]:
+        idx_pts = roi_sample_index_points(rois, transform, out_size, spatial_scale, s, dtype=cdtype)
+        keep = torch.isfinite(idx_pts.detach()).all(-1)  # undefined samples read 0
+        if padding == "roi_align":
+            # mmcv's rule: valid points are clamped into the map, the others read 0
+            keep = keep & roi_align_inside(idx_pts, (fh, fw))
+            hi = idx_pts.new_tensor([fw - 1, fh - 1])
+            idx_pts = torch.clamp(idx_pts, min=torch.zeros_like(hi), max=hi)
+        elif padding == "border":
+            idx_pts = _clamp_to_map(idx_pts, (fh, fw))
+        if cell_gather:
+            return cell_taps(idx_pts, keep, (fh, fw), batch_idx, s)
+        grid = feature_index_to_normalized(idx_pts, (fh, fw))  # grid_sample coords, align_corners=False
+        return (torch.where(keep[..., None], grid, grid.new_tensor(_OUTSIDE_POINT)),)
+
+    coordinates = _recomputed_in_backward(sample_coordinates, rois, transform)
+    if cell_gather:
         n = rois.shape[0]
         h, w = out_size
-        rows, weights = cell_taps(idx_pts, keep, (fh, fw), batch_idx, s)
+        rows, weights = coordinates
         cells = gather_cells(feats, rows, weights)  # (N*h*w, C)
         return cells.view(n, h, w, c).permute(0, 3, 1, 2).contiguous().to(features.dtype)
 
-    grid = feature_index_to_normalized(idx_pts, (fh, fw))  # grid_sample coords, align_corners=False
-    grid = torch.where(keep[..., None], grid, grid.new_tensor(_OUTSIDE_POINT))
+    grid, = coordinates
     counts = torch.bincount(batch_idx, minlength=b)
     unsorted = (batch_idx[1:] < batch_idx[:-1]).any()
     stats = torch.cat([counts, unsorted.reshape(1).long()]).tolist()  # one host sync
     counts, unsorted = stats[:b], bool(stats[b])
-    chunks = _image_chunks(counts)
+    chunks = _image_chunks(counts, _max_rois_per_call(c, grid.shape[1] * grid.shape[2], feats.element_size()))
     groups = _channel_groups(c, feats.device)
     order = torch.argsort(batch_idx, stable=True) if unsorted else None
     out = _ImageGroupedSample.apply(feats, grid if order is None else grid[order], order, chunks, s, groups)
     return out.to(features.dtype)
+
+
+def _recomputed_in_backward(fn: Callable[..., Tuple[Tensor, ...]], rois: Tensor,
+                            transform: Optional[Tensor]) -> Tuple[Tensor, ...]:
+    """``fn(rois, transform)``, keeping only its inputs for the backward pass.
+
+    The sub-sample coordinates are a chain of cheap elementwise steps over
+    ``(N, h*s, w*s)`` tensors, and autograd would keep a dozen of them alive from the
+    forward to the backward pass -- more memory than the sampled features themselves for
+    a 7x7 output at ``sampling_ratio=2``. Recomputing them in the backward pass (a few ms)
+    keeps the rectifier's peak memory close to a plain RoIAlign's. The numbers are
+    identical either way.
+    """
+    needs_grad = torch.is_grad_enabled() and (rois.requires_grad or (transform is not None
+                                                                      and transform.requires_grad))
+    if not needs_grad:
+        return fn(rois, transform)
+    return torch.utils.checkpoint.checkpoint(fn, rois, transform, use_reentrant=False)
 
 
 def use_cell_gather(features: Tensor) -> bool:
@@ -210,26 +256,42 @@ def _channel_groups(channels: int, device: torch.device) -> int:
     return max(g for g in range(1, limit + 1) if channels % g == 0)
 
 
-def _image_chunks(counts) -> List[Tuple[int, int, int]]:
+def _image_chunks(counts, max_rois: Optional[int] = None) -> List[Tuple[int, int, int]]:
     """``(image, first RoI, RoI count)`` of each ``grid_sample`` call, for RoIs sorted by
     image with ``counts[b]`` on image ``b``.
 
-    With ``q = ceil(N / B)`` (the RoIs per image of an even spread), an image's ``n``
-    RoIs become ``round(n / q)`` (at least 1) chunks of equal size, so every chunk holds
-    between about ``q / 2`` and ``3 q / 2`` RoIs: the calls and their transient sample
-    tensors are alike whether the RoIs are spread evenly or all on one image, and no
-    image pays a call (whose backward fills a gradient the size of the image) for a
-    remainder of a few RoIs.
+    With ``q = ceil(N / B)`` (the RoIs per image of an even spread), capped at
+    ``max_rois``, an image's ``n`` RoIs become ``round(n / q)`` (at least 1, and enough
+    that none exceeds ``max_rois``) chunks of equal size, so every chunk holds between
+    about ``q / 2`` and ``3 q / 2`` RoIs: the
+    calls and their transient sample tensors are alike whether the RoIs are spread evenly
+    or all on one image, and no image pays a call (whose backward fills a gradient the
+    size of the image) for a remainder of a few RoIs.
+
+    >>> _image_chunks([3, 0, 5])
+    [(0, 0, 3), (2, 3, 2), (2, 5, 3)]
+    >>> _image_chunks([6, 0, 2], max_rois=2)
+    [(0, 0, 2), (0, 2, 2), (0, 4, 2), (2, 6, 2)]
     """
     q = max(1, -(-sum(counts) // len(counts)))
+    if max_rois is not None:
+        q = max(1, min(q, max_rois))
     chunks, start = [], 0
     for img, cnt in enumerate(counts):
         if cnt:
             k = max(1, round(cnt / q))
+            if max_rois is not None:
+                k = max(k, -(-cnt // max_rois))
             bounds = [start + cnt * i // k for i in range(k + 1)]
             chunks += [(img, lo, hi - lo) for lo, hi in zip(bounds, bounds[1:])]
         start += cnt
     return chunks
+
+
+def _max_rois_per_call(channels: int, samples_per_roi: int, element_size: int) -> int:
+    """RoIs per ``grid_sample`` call such that its sub-sample tensor (and, in the backward
+    pass, their gradient) stays within :data:`SAMPLE_CHUNK_BYTES`."""
+    return max(1, SAMPLE_CHUNK_BYTES // (channels * samples_per_roi * element_size))
 
 
 class _ImageGroupedSample(torch.autograd.Function):

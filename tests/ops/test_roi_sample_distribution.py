@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from stn_plugin.geometry.coords import feature_index_to_normalized
-from stn_plugin.ops import roi_sample
+from stn_plugin.ops import roi_sample, roi_sample_torch
 from stn_plugin.ops.roi_sample_torch import roi_align_inside, roi_sample_index_points
 
 
@@ -54,8 +54,16 @@ def _case(dtype=torch.float64):
 
 @pytest.mark.parametrize("padding", ["roi_align", "zeros", "border"])
 @pytest.mark.parametrize("ratio", [1, 2])
-def test_equals_per_roi_reference_forward_and_backward(padding, ratio):
+@pytest.mark.parametrize("kind", ["projective", "affine"])
+@pytest.mark.parametrize("chunk_bytes", [None, 1])
+def test_equals_per_roi_reference_forward_and_backward(padding, ratio, kind, chunk_bytes, monkeypatch):
+    """Projective and affine matrices (the latter skip the divide), and calls of one RoI
+    each (a chunk budget of 1 byte) instead of the default chunks."""
+    if chunk_bytes is not None:
+        monkeypatch.setattr(roi_sample_torch, "SAMPLE_CHUNK_BYTES", chunk_bytes)
     feats, rois, mats = _case()
+    if kind == "affine":
+        mats[:, 2] = torch.tensor([0.0, 0.0, 1.0], dtype=mats.dtype)
     grad_out = torch.randn(rois.shape[0], 3, 2, 3, dtype=torch.float64,
                            generator=torch.Generator().manual_seed(1))
     results = []
