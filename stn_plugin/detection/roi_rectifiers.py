@@ -108,6 +108,7 @@ class RoIRectifierExtractor(SingleRoIExtractor):
             roi_feats, params = self._rectify_on_every_level(feats, rois, target_lvls)
             self.last_params, self.last_rois = params, rois
             return roi_feats
+        empty_levels = []
         for i in range(num_levels):
             inds = (target_lvls == i).nonzero(as_tuple=False).squeeze(1)
             if inds.numel() > 0:
@@ -115,8 +116,11 @@ class RoIRectifierExtractor(SingleRoIExtractor):
                 roi_feats[inds] = feats_i.to(roi_feats.dtype)
                 params[inds] = params_i.to(params.dtype)
             else:
-                # DDP: every parameter and level stays in the graph even without RoIs
-                roi_feats = roi_feats + zero_touching_parameters(self, feats[i])
+                empty_levels.append(feats[i])
+        if empty_levels:
+            # DDP: every parameter and level stays in the graph even without RoIs; in place,
+            # as a copy of the output per empty level would cost more than the RoIs' samples
+            roi_feats.add_(zero_touching_parameters(self, *empty_levels))
         self.last_params, self.last_rois = params, rois
         return roi_feats
 
