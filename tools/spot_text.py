@@ -1,0 +1,86 @@
+#!/usr/bin/env python
+"""Find and read the words of scene images with a trained text spotter.
+
+    python tools/spot_text.py CONFIG CHECKPOINT IMAGES [--score-thr 0.5] [--out-dir DIR]
+
+``IMAGES`` is an image file or a folder of them. Writes into ``--out-dir`` (default: a
+new ``work_dirs/spot_text/<timestamp>``; an existing non-empty folder is refused unless
+``--overwrite``): ``vis/<name>.png``, each image with every word's polygon and reading
+drawn, and ``results.json``, ``{image file: [{"bbox", "score", "text", "text_score",
+"polygon"}, ...]}`` in image pixels (see :mod:`stn_plugin.spotting.inference`).
+Unreadable images are skipped with a warning and counted. ``CHECKPOINT`` may be
+``none`` to run a config's untrained model (to try the pipeline out).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+import time
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Find and read words with a text spotter; draw them and write JSON")
+    p.add_argument("config", help="spotting config (configs/spotting/...)")
+    p.add_argument("checkpoint", help="trained weights (.pth), or 'none' for the config's initialisation")
+    p.add_argument("images", help="an image file or a folder of images")
+    p.add_argument("--score-thr", type=float, default=0.5, help="minimum detection score of a word (default 0.5)")
+    p.add_argument("--out-dir", default=None,
+                   help="output folder (default: work_dirs/spot_text/<timestamp>)")
+    p.add_argument("--overwrite", action="store_true", help="write into an existing non-empty --out-dir")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    return p.parse_args(argv)
+
+
+def list_images(path: str) -> list:
+    from stn_plugin.textrecog.region_annotations import IMAGE_EXTS
+
+    if osp.isdir(path):
+        return sorted(osp.join(path, f) for f in os.listdir(path) if f.endswith(IMAGE_EXTS))
+    if osp.isfile(path):
+        return [path]
+    sys.exit(f"images: {path!r} is neither a folder nor an image file")
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    import cv2
+
+    from stn_plugin.spotting.inference import draw_words, load_spotter, spot_text
+
+    out_dir = args.out_dir or osp.join(REPO, "work_dirs", "spot_text", time.strftime("%Y%m%d_%H%M%S"))
+    if osp.isdir(out_dir) and os.listdir(out_dir) and not args.overwrite:
+        sys.exit(f"--out-dir {out_dir!r} exists and is not empty; pass --overwrite or choose another folder")
+    files = list_images(args.images)
+    if not files:
+        sys.exit(f"images: no image files in {args.images!r}")
+    checkpoint = None if args.checkpoint.lower() == "none" else args.checkpoint
+    model = load_spotter(args.config, checkpoint, args.device)
+    os.makedirs(osp.join(out_dir, "vis"), exist_ok=True)
+    results, unreadable = {}, 0
+    for k, path in enumerate(files, 1):
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            print(f"warning: cannot read {path}; skipped", file=sys.stderr)
+            unreadable += 1
+            continue
+        words = spot_text(model, [image], args.score_thr)[0]
+        results[osp.basename(path)] = words
+        name = osp.splitext(osp.basename(path))[0] + ".png"
+        cv2.imwrite(osp.join(out_dir, "vis", name), draw_words(image, words))
+        print(f"[{k}/{len(files)}] {osp.basename(path)}: {len(words)} words: "
+              + " ".join(w["text"] or "?" for w in words[:12]) + (" ..." if len(words) > 12 else ""), flush=True)
+    with open(osp.join(out_dir, "results.json"), "w", encoding="utf-8") as fh:
+        json.dump(results, fh, indent=1, ensure_ascii=False)
+    print(f"wrote {len(results)} images to {osp.join(out_dir, 'vis')} and results.json"
+          + (f"; {unreadable} unreadable skipped" if unreadable else ""))
+    return results
+
+
+if __name__ == "__main__":
+    main()
