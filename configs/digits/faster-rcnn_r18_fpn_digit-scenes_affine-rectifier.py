@@ -9,9 +9,13 @@ model = dict(
         bbox_roi_extractor=dict(
             type='AffineRoIRectifier',
             family=dict(type='affine', max_linear_deviation=1.5, max_translation=0.5),
-            loc_net=dict(type='conv', channels=(64, ), hidden_dims=(128, )),
-            loc_input_size=7,
-            sampling_ratio=2,
+            # Cheap on purpose, as this detector is small: a 4x4 pooled view into one
+            # hidden layer (a 3x3 conv net on 1024 RoIs cost a third of the baseline's
+            # whole step), and one sample per output cell -- digits cover 4-10 feature
+            # pixels at stride 4, where mmcv's adaptive RoIAlign also takes one or two
+            loc_net=dict(type='mlp', hidden_dims=(128, )),
+            loc_input_size=4,
+            sampling_ratio=1,
             context_factor=1.2,
             regularizers=[dict(type='AreaBoundLoss', min_scale=0.25, max_scale=2.0, weight=0.1)])))
 

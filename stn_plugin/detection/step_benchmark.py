@@ -24,7 +24,7 @@ identical (checked, and reported). Measured per model:
 * peak memory of both (:func:`stn_plugin.benchmarking.peak_mb`: on the CPU the growth
   of the peak RSS over the RSS before the step, gradients dropped first; measured
   after all timings, with malloc tuned so the RSS follows live memory; the smallest of
-  :data:`MEMORY_ROUNDS` interleaved measurements).
+  ``memory_rounds`` interleaved measurements, :data:`MEMORY_ROUNDS` by default).
 
 Times are the best of ``repeats``, the models' repeats interleaved (baseline,
 variant, variant, baseline, ...) so that load from other processes hits all alike.
@@ -287,11 +287,12 @@ MEMORY_ROUNDS = 3
 
 
 def run_step_benchmark(models: List[StepModel], batch: dict, repeats: int = 3, seed: int = 0,
-                       measure_memory: bool = True, log: Callable[[str], None] = print) -> List[StepResult]:
+                       measure_memory: bool = True, log: Callable[[str], None] = print,
+                       memory_rounds: int = MEMORY_ROUNDS) -> List[StepResult]:
     """Time ``models`` (baseline first) side by side on ``batch``: a warm-up step each,
     then ``repeats`` rounds of one training step and one inference per model, the
     order of the models reversed every other round; then peak memory (the smallest of
-    :data:`MEMORY_ROUNDS` interleaved measurements)."""
+    ``memory_rounds`` interleaved measurements, :data:`MEMORY_ROUNDS` by default)."""
     train = {m.name: [] for m in models}
     infer = {m.name: [] for m in models}
     for m in models:
@@ -317,7 +318,7 @@ def run_step_benchmark(models: List[StepModel], batch: dict, repeats: int = 3, s
     if measure_memory:
         tune_malloc_for_rss()
         seen = {m.name: ([], []) for m in models}
-        for _ in range(MEMORY_ROUNDS):
+        for _ in range(memory_rounds):
             for m in models:
                 tr = peak_mb(train_step_fn(m, batch, seed), "cpu", _drop_grads(m))
                 inf = peak_mb(infer_step_fn(m, batch), "cpu", _drop_grads(m))
@@ -521,11 +522,13 @@ def main(argv: Optional[Sequence[str]] = None) -> List[List[StepResult]]:
                         "adaptive; 2 = the rectifiers' ratio, the same sampling work)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and of every step")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    p.add_argument("--memory-rounds", type=int, default=MEMORY_ROUNDS,
+                   help=f"peak-memory measurements per model, the smallest kept (default {MEMORY_ROUNDS})")
     p.add_argument("--profile", action="store_true",
                    help="also print where the rectifiers' time goes (one profiled step per model)")
     args = p.parse_args(argv)
-    if args.repeats < 1 or args.threads < 1:
-        p.error("--repeats and --threads must be >= 1")
+    if args.repeats < 1 or args.threads < 1 or args.memory_rounds < 1:
+        p.error("--repeats, --threads and --memory-rounds must be >= 1")
     torch.set_num_threads(args.threads)
     paths = args.configs or [str(config_path(c)) for case in args.cases for c in CASES[case]]
     print(describe_machine(), flush=True)
@@ -541,7 +544,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[List[StepResult]]:
         for models in build_step_models(members, args.seed, args.baseline_sampling_ratio):
             batch = make_batch(members[0][1], *shape, boxes_per_image=args.boxes_per_image)
             results = run_step_benchmark(models, batch, args.repeats, args.seed, not args.no_memory,
-                                         log=lambda s: print(s, flush=True))
+                                         log=lambda s: print(s, flush=True), memory_rounds=args.memory_rounds)
             title = f"{', '.join(m.name for m in models[1:])} vs baseline; batch {shape[0]} x {shape[1]}x{shape[2]}"
             print("\n" + format_results(title, results, args.repeats), flush=True)
             tables.append(results)
