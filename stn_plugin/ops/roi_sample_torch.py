@@ -102,10 +102,12 @@ def roi_sample_index_points(rois: Tensor, transform: Optional[Tensor], out_size:
             u, v = base[..., 0], base[..., 1]  # (hs, ws)
             xy = torch.stack([m[..., 0] * u + m[..., 1] * v + m[..., 2],
                               m[..., 3] * u + m[..., 4] * v + m[..., 5]], -1)
+            z = m[..., 6] * u + m[..., 7] * v + m[..., 8]
             if _all_affine(transform):
-                frame = xy  # w = 1 exactly: the divide would return xy unchanged
+                # w = 1 exactly, so every point is defined: the plain quotient (still a
+                # function of the last row, whose gradient is not zero) without the checks
+                frame = xy / z[..., None]
             else:
-                z = m[..., 6] * u + m[..., 7] * v + m[..., 8]
                 a = m.detach().abs()
                 z_magnitude = a[..., 6] * u.abs() + a[..., 7] * v.abs() + a[..., 8]
                 frame = projective_divide(xy, z[..., None], z_magnitude[..., None])
@@ -119,9 +121,10 @@ def roi_sample_index_points(rois: Tensor, transform: Optional[Tensor], out_size:
 
 
 def _all_affine(matrices: Tensor) -> bool:
-    """Whether every ``(N, 3, 3)`` matrix has the last row ``(0, 0, 1)`` exactly (then the
-    projective divide is a no-op and its temporaries can be skipped). A host-side check,
-    so never while tracing: traced graphs keep the general formula."""
+    """Whether every ``(N, 3, 3)`` matrix has the last row ``(0, 0, 1)`` exactly (then no
+    point is undefined and the projective divide's checks and temporaries can be
+    skipped). A host-side check, so never while tracing: traced graphs keep the general
+    formula."""
     if is_tracing():
         return False
     last = matrices.detach()[:, 2]
