@@ -21,7 +21,6 @@ import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

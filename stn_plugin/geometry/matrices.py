@@ -167,13 +167,26 @@ def apply_matrix(matrix: Tensor, points: Tensor, affine: bool | None = None) -> 
     return projective_divide(lin, w, w_magnitude)
 
 
-def _is_affine(m: Tensor) -> bool:
-    # Python-side check so affine matrices skip the divide (and its gradient). While
-    # tracing the values are unknown: keep the divide, which is exact for affine ones.
-    if m.requires_grad or is_tracing():
+def has_affine_last_row(m: Tensor) -> bool:
+    """Whether every ``(..., 3, 3)`` matrix has the last row ``(0, 0, 1)`` exactly, so
+    that no point is undefined and ``w = 1``. A host-side check of the values: ``False``
+    while tracing, where they are unknown (callers then keep the general formula, which
+    is exact for affine matrices too).
+
+    >>> import torch
+    >>> has_affine_last_row(torch.eye(3)), has_affine_last_row(torch.tensor([[1.0, 0, 0], [0, 1, 0], [0.5, 0, 1]]))
+    (True, False)
+    """
+    if is_tracing():
         return False
-    last = m[..., 2, :]
+    last = m.detach()[..., 2, :]
     return bool((last[..., :2] == 0).all() and (last[..., 2] == 1).all())
+
+
+def _is_affine(m: Tensor) -> bool:
+    # affine matrices skip the divide -- and with it the gradient of the last row, so
+    # only where none is needed
+    return not m.requires_grad and has_affine_last_row(m)
 
 
 def matrix_grid(matrix: Tensor, out_size: Sequence[int], sampling_ratio: int = 1,

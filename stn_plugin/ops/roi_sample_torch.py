@@ -42,8 +42,7 @@ from torch.autograd.function import once_differentiable
 
 from ..geometry.coords import (feature_index_to_normalized, output_grid, pixel_to_feature_index,
                                roi_frame_to_pixel)
-from ..geometry.matrices import projective_divide
-from ..geometry.validation import is_tracing
+from ..geometry.matrices import has_affine_last_row, projective_divide
 from .cell_gather import cell_taps, gather_cells
 
 __all__ = ["roi_sample_torch", "roi_sample_index_points", "roi_align_inside", "use_cell_gather"]
@@ -103,7 +102,7 @@ def roi_sample_index_points(rois: Tensor, transform: Optional[Tensor], out_size:
             xy = torch.stack([m[..., 0] * u + m[..., 1] * v + m[..., 2],
                               m[..., 3] * u + m[..., 4] * v + m[..., 5]], -1)
             z = m[..., 6] * u + m[..., 7] * v + m[..., 8]
-            if _all_affine(transform):
+            if has_affine_last_row(transform):
                 # w = 1 exactly, so every point is defined: the plain quotient (still a
                 # function of the last row, whose gradient is not zero) without the checks
                 frame = xy / z[..., None]
@@ -118,17 +117,6 @@ def roi_sample_index_points(rois: Tensor, transform: Optional[Tensor], out_size:
     points = pixel_to_feature_index(pixels, 1.0 / spatial_scale)
     defined = defined & torch.isfinite(points.detach()).all(-1, keepdim=True)
     return torch.where(defined, points, float("nan"))
-
-
-def _all_affine(matrices: Tensor) -> bool:
-    """Whether every ``(N, 3, 3)`` matrix has the last row ``(0, 0, 1)`` exactly (then no
-    point is undefined and the projective divide's checks and temporaries can be
-    skipped). A host-side check, so never while tracing: traced graphs keep the general
-    formula."""
-    if is_tracing():
-        return False
-    last = matrices.detach()[:, 2]
-    return bool((last[:, :2] == 0).all() & (last[:, 2] == 1).all())
 
 
 def roi_align_inside(index_points: Tensor, size: Tuple[int, int]) -> Tensor:
