@@ -98,6 +98,21 @@ def _scale(value: int, factor: float) -> int:
     return int(round(value * factor))
 
 
+def _named_schedulers(schedulers) -> List[tuple]:
+    """``[(dotted index, scheduler config)]`` of a ``param_scheduler``: one config, a list,
+    or (several optimizers) a dict ``{optimizer name: config or list}``."""
+    if not schedulers:
+        return []
+    if isinstance(schedulers, Mapping) and "type" not in schedulers:
+        named = []
+        for group, value in schedulers.items():
+            named += [(f"{group}.{i}", s) for i, s in _named_schedulers(value)]
+        return named
+    if isinstance(schedulers, Mapping):
+        return [("0", schedulers)]
+    return [(str(i), s) for i, s in enumerate(schedulers)]
+
+
 def rescale_schedule(cfg, before_train_cfg: Optional[Mapping], cfg_options: Mapping[str, Any]) -> List[str]:
     """Scale the schedule to an overridden ``train_cfg.max_iters`` / ``train_cfg.max_epochs``.
 
@@ -118,12 +133,10 @@ def rescale_schedule(cfg, before_train_cfg: Optional[Mapping], cfg_options: Mapp
         if option not in cfg_options or not old or not new or old == new:
             continue
         factor = new / old
-        schedulers = cfg.get("param_scheduler") or []
-        if isinstance(schedulers, dict):
-            schedulers = [schedulers]
+        schedulers = _named_schedulers(cfg.get("param_scheduler"))
         if any(k == "param_scheduler" or k.startswith("param_scheduler.") for k in cfg_options):
             schedulers = []  # the command line gave the schedule: it is the user's
-        for i, sched in enumerate(schedulers):
+        for i, sched in schedulers:
             if bool(sched.get("by_epoch", True)) != by_epoch:
                 continue
             for key in SCHEDULE_POINT_KEYS:
@@ -148,5 +161,5 @@ def rescale_schedule(cfg, before_train_cfg: Optional[Mapping], cfg_options: Mapp
             changed.append("default_hooks.checkpoint.interval")
         if changed:
             _log(f"--cfg-options {option}={new} (was {old}): scaled by {factor:.4g}: " + ", ".join(changed)
-                 + (f"; param_scheduler is now {[dict(s) for s in schedulers]}" if schedulers else ""))
+                 + (f"; param_scheduler is now {cfg.param_scheduler}" if schedulers else ""))
     return changed

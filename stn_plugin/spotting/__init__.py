@@ -15,8 +15,14 @@ Importing this package registers, into mmdet's registries (and the core modules,
 * ``TRANSFORMS``: ``LoadTextSpottingAnnotations``, ``PackTextSpottingInputs``
 * ``METRICS``: :class:`TextSpottingMetric` (detection and end-to-end precision,
   recall, Hmean by polygon IoU and transcription)
+* ``OPTIM_WRAPPER_CONSTRUCTORS``: :class:`SubmoduleOptimWrapperConstructor` (one
+  optimizer per group of submodules: SGD for the detector, Adam for the recognizer)
 
-:mod:`.word_scenes` generates the word-scenes set (COCO format with transcriptions).
+:mod:`.word_scenes` generates the word-scenes set (COCO format with transcriptions),
+:mod:`.word_crops` cuts its words out for crop-level recognizers,
+:mod:`.checkpoints` joins a detector's and a crop recognizer's weights into a
+spotter's, and :mod:`.benchmark` compares detect-then-read pipelines with end-to-end
+spotters (``tools/spotting_benchmark.py``).
 """
 from ..registration import register_core_modules
 
@@ -27,7 +33,9 @@ from .metric import SpottingCounts, TextSpottingMetric, spotting_counts, spottin
 from .polygon_iou import polygon_iou_matrix  # noqa: E402
 from .roi_head import SpottingRoIHead  # noqa: E402
 from .text_outline import roi_text_polygons  # noqa: E402
+from .submodule_optimizers import SubmoduleOptimWrapperConstructor, multi_optimizer_train_step  # noqa: E402
 from .text_spotter import TextSpotter  # noqa: E402
+from .word_crops import crop_box, export_word_crops  # noqa: E402
 from .transforms import LoadTextSpottingAnnotations, PackTextSpottingInputs  # noqa: E402
 from .word_scenes import WordSceneOptions, generate_word_scenes, render_word_scene  # noqa: E402
 

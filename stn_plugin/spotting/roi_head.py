@@ -18,8 +18,14 @@ Training: the positive RoIs of the box branch's sampler (at most
 it was assigned to, give ``loss_recog_ctc`` (times ``recog_loss_weight``) and the
 recognition rectifier's regularisers (``recog_*``). The recognition loss trains the
 recognizer and the rectifier (and, with ``recog_inputs='features'``, the backbone and
-neck); it does not reach the box regression, because the RoIs are the sampler's
-proposals, which mmdet detaches.
+neck). Whether it also reaches the box regression is ``recog_boxes``:
+
+* ``'proposals'`` (default): the crops are sampled on the positive proposals, which
+  mmdet detaches; the box head learns from its own losses only;
+* ``'refined'``: the crops are sampled on the box head's refined boxes of the same
+  positives (its regression decoded, not detached), so the recognition loss also
+  trains the box regression, through the RoI rectifier's sampling (differentiable with
+  respect to the boxes; mmcv's ``RoIAlign`` is not, so this needs an RoI rectifier).
 
 Prediction: per detection, ``texts`` (str), ``text_scores`` and ``polygons``
 ``(N, 2 * polygon_points_per_edge, 2)``: the border of the rectified crop mapped to
@@ -44,6 +50,7 @@ from ..textrecog.structures import data_samples_from_texts
 from .text_outline import roi_text_polygons
 
 RECOG_INPUTS = ("image", "features")
+RECOG_BOXES = ("proposals", "refined")
 
 
 @MODELS.register_module()
@@ -57,6 +64,8 @@ class SpottingRoIHead(RectifyingRoIHead):
         recog_inputs: ``'image'`` or ``'features'``.
         max_recog_rois_per_img: positive RoIs per image the recognition loss uses.
         recog_loss_weight: factor of the recognizer's losses.
+        recog_boxes: ``'proposals'`` or ``'refined'``: the boxes the training crops are
+            sampled on (see the module docstring).
         polygon_points_per_edge: points on each long edge of the predicted polygons.
         **kwargs: ``StandardRoIHead``'s (``bbox_roi_extractor``, ``bbox_head``,
             ``train_cfg``, ``test_cfg``, ...); no mask branch.
@@ -64,7 +73,7 @@ class SpottingRoIHead(RectifyingRoIHead):
 
     def __init__(self, recog_roi_extractor: dict, recognizer: dict, recog_inputs: str = "image",
                  max_recog_rois_per_img: int = 32, recog_loss_weight: float = 1.0,
-                 polygon_points_per_edge: int = 7, **kwargs) -> None:
+                 polygon_points_per_edge: int = 7, recog_boxes: str = "proposals", **kwargs) -> None:
         if kwargs.get("mask_head") is not None:
             raise ValueError("SpottingRoIHead has no mask branch: its text polygons come from the recognition "
                              "crops' transforms; drop mask_roi_extractor / mask_head")
@@ -76,8 +85,15 @@ class SpottingRoIHead(RectifyingRoIHead):
         if not isinstance(polygon_points_per_edge, int) or polygon_points_per_edge < 2:
             raise ValueError(f"SpottingRoIHead polygon_points_per_edge must be an int >= 2, "
                              f"got {polygon_points_per_edge!r}")
+        if recog_boxes not in RECOG_BOXES:
+            raise ValueError(f"SpottingRoIHead recog_boxes must be one of {RECOG_BOXES}, got {recog_boxes!r}")
         super().__init__(**kwargs)
         self.recog_roi_extractor = MODELS.build(recog_roi_extractor)
+        if recog_boxes == "refined" and not isinstance(self.recog_roi_extractor, RoIRectifierExtractor):
+            raise ValueError("SpottingRoIHead recog_boxes='refined' needs an RoI rectifier as recog_roi_extractor "
+                             "(its sampling is differentiable with respect to the boxes; "
+                             f"{type(self.recog_roi_extractor).__name__} is not)")
+        self.recog_boxes = recog_boxes
         self.recognizer = MODELS.build(recognizer)
         channels = getattr(self.recog_roi_extractor, "out_channels", None)
         if channels != self.recognizer.in_channels:
@@ -94,8 +110,10 @@ class SpottingRoIHead(RectifyingRoIHead):
         # The images of the current forward (recog_inputs='image'), set by TextSpotter around
         # each loss / predict call; mmdet's detectors hand an RoI head only the features.
         self.recognition_images: Optional[Tensor] = None
-        # The box branch's sampling results of the current loss call (read right after it).
+        # The box branch's sampling results and box predictions of the current loss call
+        # (read right after it).
         self._sampling_results = None
+        self._bbox_pred = None
 
     # -- inputs of the recognition branch ------------------------------------------------
     def _recog_sources(self, x: Tuple[Tensor]) -> Tuple[Tensor]:
@@ -116,20 +134,40 @@ class SpottingRoIHead(RectifyingRoIHead):
     # -- training ---------------------------------------------------------------------
     def bbox_loss(self, x: Tuple[Tensor], sampling_results) -> dict:
         self._sampling_results = sampling_results
-        return super().bbox_loss(x, sampling_results)
+        results = super().bbox_loss(x, sampling_results)
+        self._bbox_pred = results.get("bbox_pred")
+        return results
 
     def loss(self, x: Tuple[Tensor], rpn_results_list, batch_data_samples) -> dict:
         losses = super().loss(x, rpn_results_list, batch_data_samples)
         sampling_results, self._sampling_results = self._sampling_results, None
-        losses.update(self.recognition_loss(x, sampling_results, batch_data_samples))
+        bbox_pred, self._bbox_pred = self._bbox_pred, None
+        losses.update(self.recognition_loss(x, sampling_results, batch_data_samples, bbox_pred))
         return losses
 
-    def recognition_loss(self, x: Tuple[Tensor], sampling_results, batch_data_samples) -> dict:
+    def _refined_boxes(self, res, rows: slice, bbox_pred: Tensor) -> Tensor:
+        """The box head's boxes of ``res``'s first positives (rows ``rows`` of the
+        batch's ``bbox_pred``), decoded from their proposals, gradient kept."""
+        n = rows.stop - rows.start
+        deltas = bbox_pred[rows]
+        if deltas.shape[1] != 4:  # class-specific regression: the assigned class's deltas
+            labels = res.pos_gt_labels[:n]
+            deltas = deltas.view(n, -1, 4)[torch.arange(n, device=deltas.device), labels]
+        return self.bbox_head.bbox_coder.decode(res.pos_priors[:n].detach(), deltas)
+
+    def recognition_loss(self, x: Tuple[Tensor], sampling_results, batch_data_samples,
+                         bbox_pred: Optional[Tensor] = None) -> dict:
         """CTC loss of the positive RoIs' crops against their words' transcriptions, and the
-        recognition rectifier's regularisers."""
+        recognition rectifier's regularisers. ``bbox_pred``: the box head's regression of the
+        sampled RoIs (needed with ``recog_boxes='refined'``)."""
+        if self.recog_boxes == "refined" and bbox_pred is None:
+            raise ValueError("SpottingRoIHead recog_boxes='refined' needs the box head's bbox_pred")
         rois, texts = [], []
+        start = 0
         for i, (res, sample) in enumerate(zip(sampling_results, batch_data_samples)):
             n = min(res.pos_priors.shape[0], self.max_recog_rois_per_img)
+            first = start
+            start += res.priors.shape[0]  # the sampled RoIs of an image: its positives first
             if n == 0:
                 continue
             gt_texts = sample.gt_instances.get("texts")
@@ -137,8 +175,11 @@ class SpottingRoIHead(RectifyingRoIHead):
                 raise ValueError("SpottingRoIHead needs the words' transcriptions (gt_instances.texts): load them with "
                                  "LoadTextSpottingAnnotations and pack them with PackTextSpottingInputs")
             texts += [gt_texts[j] for j in res.pos_assigned_gt_inds[:n].tolist()]
-            priors = res.pos_priors[:n].detach()
-            rois.append(torch.cat([priors.new_full((n, 1), float(i)), priors], 1))
+            if self.recog_boxes == "refined":
+                boxes = self._refined_boxes(res, slice(first, first + n), bbox_pred)
+            else:
+                boxes = res.pos_priors[:n].detach()
+            rois.append(torch.cat([boxes.new_full((n, 1), float(i)), boxes], 1))
         if not rois:  # no positive RoI: zero losses that keep the branch in the graph (DDP)
             zero = zero_touching_parameters(self.recognizer) + zero_touching_parameters(self.recog_roi_extractor)
             return {"loss_recog_ctc": zero}

@@ -15,9 +15,11 @@ from contextlib import contextmanager
 
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.registry import MODELS
+from mmengine.optim import OptimWrapperDict
 from torch import Tensor
 
 from .roi_head import SpottingRoIHead
+from .submodule_optimizers import multi_optimizer_train_step
 
 
 def _normalisation(preprocessor):
@@ -51,6 +53,14 @@ class TextSpotter(TwoStageDetector):
             yield
         finally:
             head.recognition_images = None
+
+    def train_step(self, data, optim_wrapper):
+        """mmengine's training step; with an ``OptimWrapperDict`` (e.g. SGD for the detector,
+        Adam for the recognition branch: ``SubmoduleOptimWrapperConstructor``) one backward
+        pass steps every optimizer."""
+        if isinstance(optim_wrapper, OptimWrapperDict):
+            return multi_optimizer_train_step(self, data, optim_wrapper)
+        return super().train_step(data, optim_wrapper)
 
     def loss(self, batch_inputs: Tensor, batch_data_samples) -> dict:
         with self._images_for_recognition(batch_inputs):

@@ -88,3 +88,12 @@ def test_max_epochs_scales_epoch_schedulers_only():
     warmup, steps = cfg.param_scheduler
     assert warmup.by_epoch is False and warmup.end == 500               # iteration warm-up untouched
     assert steps.milestones == [16, 22] and steps.end == 24
+
+
+def test_max_iters_scales_each_optimizers_schedule():
+    spotter = str(REPO / "configs/spotting/faster-rcnn_r18_fpn_tps-crnn_word-scenes.py")
+    cfg = _load(spotter, **{"train_cfg.max_iters": 500})
+    warmup, steps = cfg.param_scheduler["default"]
+    assert (warmup.end, steps.end, steps.milestones) == (25, 500, [375, 450])
+    warmup, decay = cfg.param_scheduler["recognition"]
+    assert (warmup.end, decay.begin, decay.end) == (25, 400, 500)

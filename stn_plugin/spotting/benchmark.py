@@ -1,0 +1,356 @@
+"""Text spotting benchmark: detect-then-read pipelines against end-to-end spotters.
+
+Four ways to find and read the words of the word scenes, on the same data and the
+same budget, scored by :class:`~stn_plugin.spotting.TextSpottingMetric` (polygon IoU
+>= 0.5, transcriptions compared case- and punctuation-insensitively):
+
+* ``crop-crnn``: the word detector's boxes, cropped (RoIAlign from the image, 32x100)
+  and read by a CRNN trained on word crops;
+* ``crop-crnn-tps``: the same crops read by a CRNN with its own TPS rectifier (ASTER's
+  20 control points), trained on the same crops;
+* ``e2e-crnn``: one model, trained end to end: the recognizer reads axis-aligned RoI
+  samples of the detector's proposals;
+* ``e2e-tps``: the same with a TPS RoI rectifier between the RoIs and the recognizer,
+  trained by the recognition loss; its polygons follow the rectified words.
+
+The budget, with ``--iters T`` (default 2000): the detector trains ``T`` iterations
+(4 scenes each), the crop recognizers ``T`` iterations (64 crops each). The two
+end-to-end models start from the detector's and the crop CRNN's checkpoints at ``T/2``
+and train ``T/2`` more iterations together (detector SGD + recognition-branch Adam,
+up to 16 word RoIs per scene, so up to 64 crops per step), so every variant's detector
+has seen ``T`` iterations and every recognizer ``T`` steps of up to 64 words.
+
+Stages (a stage whose final checkpoint is in ``--out`` is reused, so an interrupted
+run continues; ``--out`` remembers the settings and refuses others):
+
+1. data: ``--data`` word scenes (generated unless present) and their word crops
+   (exact boxes and one jittered copy, ``tools/dataset/make_word_crops.py``);
+2. the word detector and the two crop recognizers (``--parallel``: the detector in one
+   process, the recognizers one after the other in another);
+3. the end-to-end models, from the composed ``T/2`` checkpoints
+   (:func:`~stn_plugin.spotting.checkpoints.compose_spotter_checkpoint`);
+4. every variant tested on the val scenes with ``tools/test.py``; the table is printed
+   and written to ``<out>/results_<time>.md`` / ``.json``.
+
+    python tools/spotting_benchmark.py [--iters 2000] [--parallel] [--num-train 2000] [--num-val 300]
+        [--data data/word_scenes_2k] [--out work_dirs/spotting_benchmark]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from ..cli.paths import config_path
+
+DETECTOR_CONFIG = "spotting/faster-rcnn_r18_fpn_word-scenes_detection.py"
+CROP_CONFIGS = {"crnn": "textrecog/crnn_synthetic-words.py", "crnn-tps": "textrecog/crnn-tps_synthetic-words.py"}
+VARIANTS = {
+    "crop-crnn": dict(config="spotting/faster-rcnn_r18_fpn_crnn_word-scenes.py", recognizer="crnn",
+                      what="detector boxes cropped, read by the crop CRNN"),
+    "crop-crnn-tps": dict(config="spotting/faster-rcnn_r18_fpn_crnn-tps-crop_word-scenes.py", recognizer="crnn-tps",
+                          what="detector boxes cropped, read by the crop CRNN + TPS"),
+    "e2e-crnn": dict(config="spotting/faster-rcnn_r18_fpn_crnn_word-scenes.py", recognizer=None,
+                     what="end to end, axis-aligned RoI samples"),
+    "e2e-tps": dict(config="spotting/faster-rcnn_r18_fpn_tps-crnn_word-scenes.py", recognizer=None,
+                    what="end to end, TPS RoI rectifier"),
+}
+CROP_BATCH = 64
+
+
+def log(msg: str) -> None:
+    print(f"[spotting benchmark] {msg}", flush=True)
+
+
+class Job:
+    """One training or test process of the plugin's tools; its progress lines are
+    forwarded with a prefix, its last lines shown if it fails."""
+
+    def __init__(self, name: str, cmd: List[str], threads: Optional[int]) -> None:
+        self.name, self.cmd = name, cmd
+        self.env = dict(os.environ)
+        if threads:
+            self.env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+
+    def run(self) -> float:
+        t0 = time.time()
+        proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        tail: List[str] = []
+        for line in proc.stdout:
+            tail = (tail + [line.rstrip()])[-30:]
+            if "Iter(train)" in line or "spotting/" in line or "word_acc" in line:
+                print(f"  [{self.name}] {line.strip()[:180]}", flush=True)
+        if proc.wait() != 0:
+            print("\n".join(tail), file=sys.stderr)
+            raise SystemExit(f"[spotting benchmark] {self.name} failed (exit {proc.returncode}): {' '.join(self.cmd)}")
+        return time.time() - t0
+
+
+def run_lanes(lanes: Sequence[Sequence[Job]]) -> None:
+    """Run each lane's jobs one after the other, the lanes at the same time."""
+    errors: List[BaseException] = []
+
+    def lane_main(jobs):
+        try:
+            for job in jobs:
+                job.run()
+        except BaseException as err:  # SystemExit from a failed job: re-raised below
+            errors.append(err)
+
+    threads = [threading.Thread(target=lane_main, args=(lane,)) for lane in lanes if lane]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def _train(config: str, work: Path, options: Sequence[str]) -> List[str]:
+    # --overwrite: a stage re-run into its folder (its final checkpoint was missing) starts anew
+    return [sys.executable, "-m", "stn_plugin.cli.train", config, "--work-dir", str(work), "--overwrite",
+            "--cfg-options", *options]
+
+
+def detector_job(args, threads) -> Optional[Job]:
+    work = args.out / "detector"
+    if (work / f"iter_{args.iters}.pth").exists():
+        log(f"reusing the detector in {work}")
+        return None
+    return Job("detector", _train(str(config_path(DETECTOR_CONFIG)), work, [
+        f"data_root={args.data.resolve()}/", f"train_cfg.max_iters={args.iters}",
+        f"default_hooks.checkpoint.interval={args.iters // 2}", f"randomness.seed={args.train_seed}"]), threads)
+
+
+def crop_job(name: str, args, threads) -> Optional[Job]:
+    work = args.out / f"crop-{name}"
+    if (work / f"iter_{args.iters}.pth").exists():
+        log(f"reusing the crop recognizer {name} in {work}")
+        return None
+    crops = f"{args.crops.resolve()}/"
+    options = [f"train_cfg.max_iters={args.iters}", f"train_dataloader.batch_size={CROP_BATCH}",
+               f"default_hooks.checkpoint.interval={args.iters // 2}", "default_hooks.checkpoint.max_keep_ckpts=2",
+               f"randomness.seed={args.train_seed}", "train_dataloader.dataset.ann_file=textrecog_train.json"]
+    for split in ("train", "val", "test"):
+        options.append(f"{split}_dataloader.dataset.data_root={crops}")
+    options += ["val_dataloader.dataset.ann_file=textrecog_val.json", "test_dataloader.dataset.ann_file=textrecog_val.json"]
+    return Job(f"crop-{name}", _train(str(config_path(CROP_CONFIGS[name])), work, options), threads)
+
+
+def e2e_config(variant: str, args) -> Path:
+    """A config for the end-to-end phase: the variant's config, started from the composed
+    half-way checkpoint, with the second half of the detector's and the crop
+    recognizer's schedules (learning-rate steps of the detector at 75 % and 90 % of
+    ``T``, the recognizer's decay over the last 20 %)."""
+    half = args.iters // 2
+    work = args.out / variant
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "e2e_config.py"
+    steps = [int(args.iters * 0.75) - half, int(args.iters * 0.9) - half]
+    warmup = max(1, min(20, half))
+    decay = max(0, half - max(1, int(args.iters * 0.2)))
+    path.write_text(
+        "# written by tools/spotting_benchmark.py: the second half of the schedule, end to end\n"
+        f"_base_ = {str(config_path(VARIANTS[variant]['config']))!r}\n"
+        f"load_from = {str(args.out.resolve() / 'e2e_init.pth')!r}\n"
+        f"train_cfg = dict(max_iters={half}, val_interval={half})\n"
+        f"default_hooks = dict(checkpoint=dict(interval={half}))\n"
+        "param_scheduler = dict(\n    _delete_=True,\n"
+        f"    default=[dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end={warmup}),\n"
+        f"             dict(type='MultiStepLR', by_epoch=False, begin=0, end={half}, milestones={steps}, gamma=0.1)],\n"
+        f"    recognition=[dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end={warmup}),\n"
+        f"                 dict(type='LinearLR', start_factor=1.0, end_factor=0.05, by_epoch=False,"
+        f" begin={decay}, end={half})])\n")
+    return path
+
+
+def e2e_job(variant: str, args, threads) -> Optional[Job]:
+    work = args.out / variant
+    if (work / f"iter_{args.iters // 2}.pth").exists():
+        log(f"reusing the end-to-end model {variant} in {work}")
+        return None
+    return Job(variant, _train(str(e2e_config(variant, args)), work, [
+        f"data_root={args.data.resolve()}/", f"randomness.seed={args.train_seed}"]), threads)
+
+
+def variant_checkpoint(variant: str, args) -> Path:
+    if VARIANTS[variant]["recognizer"] is None:
+        return args.out / variant / f"iter_{args.iters // 2}.pth"
+    return args.out / f"{variant}.pth"
+
+
+def compose_e2e_start(args) -> None:
+    """The end-to-end models' start: the detector and the crop CRNN at ``T/2``."""
+    from .checkpoints import compose_spotter_checkpoint
+
+    half = args.iters // 2
+    compose_spotter_checkpoint(str(args.out / "detector" / f"iter_{half}.pth"),
+                               str(args.out / "crop-crnn" / f"iter_{half}.pth"), str(args.out / "e2e_init.pth"),
+                               overwrite=True)
+
+
+def compose_detect_then_read(args) -> None:
+    """The detect-then-read variants' weights: the detector and a crop recognizer at ``T``."""
+    from .checkpoints import compose_spotter_checkpoint
+
+    for variant, spec in VARIANTS.items():
+        if spec["recognizer"] is not None:
+            compose_spotter_checkpoint(str(args.out / "detector" / f"iter_{args.iters}.pth"),
+                                       str(args.out / f"crop-{spec['recognizer']}" / f"iter_{args.iters}.pth"),
+                                       str(variant_checkpoint(variant, args)), overwrite=True)
+
+
+def test_job(variant: str, args, threads) -> Job:
+    return Job(f"test {variant}", [
+        sys.executable, "-m", "stn_plugin.cli.test", str(config_path(VARIANTS[variant]["config"])),
+        str(variant_checkpoint(variant, args)), "--work-dir", str(args.out / variant / "test"),
+        "--cfg-options", f"data_root={args.data.resolve()}/"], threads)
+
+
+def _scalars(work: Path) -> List[dict]:
+    runs = sorted(p for p in work.glob("2*") if (p / "vis_data" / "scalars.json").exists())
+    if not runs:
+        return []
+    return [json.loads(line) for line in (runs[-1] / "vis_data" / "scalars.json").read_text().splitlines()]
+
+
+def median_train_time(work: Path) -> Optional[float]:
+    times = [r["time"] for r in _scalars(work) if "loss" in r and "time" in r]
+    return statistics.median(times) if times else None
+
+
+def test_scores(variant: str, args) -> dict:
+    work = args.out / variant / "test"
+    runs = sorted(p for p in work.glob("2*") if (p / f"{p.name}.json").exists())
+    if not runs:
+        raise SystemExit(f"[spotting benchmark] no test result of {variant} in {work}")
+    return json.loads((runs[-1] / f"{runs[-1].name}.json").read_text())
+
+
+def rows_of(args) -> List[dict]:
+    half, full = args.iters // 2, args.iters
+    det_t = median_train_time(args.out / "detector")
+    crop_t = {n: median_train_time(args.out / f"crop-{n}") for n in CROP_CONFIGS}
+    val_batch = 4  # the spotting configs' val / test batch size
+    rows = []
+    for variant, spec in VARIANTS.items():
+        scores = test_scores(variant, args)
+        if spec["recognizer"] is not None:
+            phases = [("detector", full, det_t), (f"crop {spec['recognizer']}", full, crop_t[spec["recognizer"]])]
+        else:
+            phases = [("detector", half, det_t), ("crop crnn", half, crop_t["crnn"]),
+                      ("end to end", half, median_train_time(args.out / variant))]
+        rows.append(dict(
+            variant=variant, what=spec["what"],
+            e2e_precision=scores.get("spotting/e2e_precision", 0.0), e2e_recall=scores.get("spotting/e2e_recall", 0.0),
+            e2e_hmean=scores.get("spotting/e2e_hmean", 0.0), det_hmean=scores.get("spotting/det_hmean", 0.0),
+            phases=[dict(phase=p, iters=n, s_per_iter=t) for p, n, t in phases],
+            train_minutes=sum(n * t for _, n, t in phases if t) / 60,
+            s_per_image=scores["time"] / val_batch if "time" in scores else None))
+    return rows
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    lines = ["| variant | end-to-end P / R | **end-to-end Hmean** | detection Hmean | training: iterations x s/iter "
+             "(median) | training min | test s / image |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        phases = " + ".join(f"{p['phase']} {p['iters']} x {p['s_per_iter']:.2f}" if p["s_per_iter"] else
+                            f"{p['phase']} {p['iters']} x ?" for p in r["phases"])
+        lines.append(f"| {r['variant']} ({r['what']}) | {r['e2e_precision']:.3f} / {r['e2e_recall']:.3f} | "
+                     f"**{r['e2e_hmean']:.3f}** | {r['det_hmean']:.3f} | {phases} | {r['train_minutes']:.1f} | "
+                     + ("-" if r["s_per_image"] is None else f"{r['s_per_image']:.3f}") + " |")
+    return "\n".join(lines)
+
+
+def check_settings(args) -> None:
+    """``--out`` keeps what it was made with; another setting needs another folder."""
+    settings = dict(iters=args.iters, data=str(args.data.resolve()), num_train=args.num_train, num_val=args.num_val,
+                    seed=args.seed, train_seed=args.train_seed, crop_batch=CROP_BATCH)
+    path = args.out / "settings.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old != settings:
+            raise SystemExit(f"[spotting benchmark] {args.out} holds a run with other settings ({old}); "
+                             f"give another --out or remove it yourself")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=1))
+
+
+def ensure_data(args) -> None:
+    from .word_crops import export_word_crops
+    from .word_scenes import generate_word_scenes
+
+    notes = args.data / "annotations"
+    if (notes / "train.json").exists() and (notes / "val.json").exists():
+        found = tuple(len(json.loads((notes / f"{s}.json").read_text())["images"]) for s in ("train", "val"))
+        if found != (args.num_train, args.num_val):
+            raise SystemExit(f"[spotting benchmark] {args.data} holds {found[0]} train / {found[1]} val scenes, not "
+                             f"{args.num_train} / {args.num_val}; give another --data or remove it yourself")
+        log(f"using the word scenes in {args.data}")
+    else:
+        generate_word_scenes(str(args.data), args.num_train, args.num_val, args.seed)
+    for split in ("train", "val"):
+        if (args.crops / f"textrecog_{split}.json").exists():
+            log(f"using the {split} word crops in {args.crops}")
+            continue
+        export_word_crops(str(notes / f"{split}.json"), str(args.data / split), str(args.crops), split=split,
+                          jittered_copies=1 if split == "train" else 0, seed=args.seed, overwrite=True)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--iters", type=int, default=2000,
+                   help="iterations of the detector and of the crop recognizers; the end-to-end models "
+                        "train the second half of them end to end (even number >= 2)")
+    p.add_argument("--data", type=Path, default=Path("data/word_scenes_2k"), help="word scenes folder")
+    p.add_argument("--crops", type=Path, default=None, help="word crops folder (default: <data>_crops)")
+    p.add_argument("--num-train", type=int, default=2000, help="training scenes (when generating)")
+    p.add_argument("--num-val", type=int, default=300, help="val scenes, the test set of the table")
+    p.add_argument("--seed", type=int, default=0, help="data seed")
+    p.add_argument("--train-seed", type=int, default=0, help="training seed")
+    p.add_argument("--parallel", action="store_true",
+                   help="two processes at a time with --threads torch threads each (default 1)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per process")
+    p.add_argument("--out", type=Path, default=Path("work_dirs/spotting_benchmark"), help="output folder")
+    args = p.parse_args(argv)
+    if args.iters < 2 or args.iters % 2:
+        p.error(f"--iters must be an even number >= 2, got {args.iters}")
+    if args.crops is None:
+        args.crops = Path(f"{str(args.data).rstrip('/')}_crops")
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
+    args = parse_args(argv)
+    t0 = time.time()
+    check_settings(args)
+    ensure_data(args)
+    threads = args.threads or (1 if args.parallel else None)
+    first = [detector_job(args, threads), crop_job("crnn", args, threads), crop_job("crnn-tps", args, threads)]
+    first = [j for j in first if j is not None]
+    run_lanes([first[:1], first[1:]] if args.parallel else [first])
+    compose_e2e_start(args)
+    compose_detect_then_read(args)
+    second = [j for j in (e2e_job(v, args, threads) for v in VARIANTS if VARIANTS[v]["recognizer"] is None) if j]
+    run_lanes([[j] for j in second] if args.parallel else [second])
+    run_lanes([[test_job(v, args, threads) for v in VARIANTS]])
+    rows = rows_of(args)
+    setting = (f"word scenes: {args.num_train} train / {args.num_val} val scenes (seed {args.seed}), --iters "
+               f"{args.iters}, training seed {args.train_seed}, "
+               + (f"{threads} torch thread(s) per process, " if threads else "")
+               + ("two processes at a time" if args.parallel else "one process at a time"))
+    lines = [setting, "", format_table(rows)]
+    stamp = time.strftime("%Y%m%d_%H%M%S")
+    (args.out / f"results_{stamp}.md").write_text("\n".join(lines) + "\n")
+    (args.out / f"results_{stamp}.json").write_text(json.dumps(rows, indent=1))
+    print("\n" + "\n".join(lines))
+    log(f"total {time.time() - t0:.0f} s; results in {args.out / f'results_{stamp}.md'}")
+    return rows
