@@ -35,14 +35,14 @@ skipped with a warning and counted.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import os.path as osp
 import sys
 import warnings
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from stn_plugin.cli.paths import IMAGE_EXTS, image_files
+
 FORMATS = ("icdar2015", "totaltext", "ctw1500", "mmocr")
 
 
@@ -118,14 +118,6 @@ def progress(items, description: str, enabled: bool):
                      transient=False)
 
 
-def list_images(path: str) -> list:
-    if osp.isdir(path):
-        return sorted(f for f in glob.glob(osp.join(path, "*")) if f.lower().endswith(IMAGE_EXTS))
-    if osp.isfile(path):
-        return [path]
-    sys.exit(f"input: {path!r} is neither a folder nor an image file")
-
-
 def read_image(path: str, grey: bool = False):
     """RGB ``(H, W, 3)`` (or ``(H, W, 1)``) uint8, or None with a warning if unreadable."""
     import cv2
@@ -151,7 +143,10 @@ def word_crops(args, writer) -> None:
     from stn_plugin.textrecog.rectify import draw_rectification, load_recognizer, model_input_size, recognize_crops
     from stn_plugin.textrecog.text_rectifier import TextRectifier
 
-    files = list_images(args.input)
+    try:
+        files = image_files(args.input)
+    except ValueError as err:
+        sys.exit(f"input: {err}")
     if args.max_images:
         files = files[:args.max_images]
     if not files:

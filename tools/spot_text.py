@@ -36,16 +36,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def list_images(path: str) -> list:
-    from stn_plugin.textrecog.region_annotations import IMAGE_EXTS
-
-    if osp.isdir(path):
-        return sorted(osp.join(path, f) for f in os.listdir(path) if f.endswith(IMAGE_EXTS))
-    if osp.isfile(path):
-        return [path]
-    sys.exit(f"images: {path!r} is neither a folder nor an image file")
-
-
 def main(argv=None) -> dict:
     args = parse_args(argv)
     import cv2
@@ -55,7 +45,12 @@ def main(argv=None) -> dict:
     out_dir = args.out_dir or osp.join(REPO, "work_dirs", "spot_text", time.strftime("%Y%m%d_%H%M%S"))
     if osp.isdir(out_dir) and os.listdir(out_dir) and not args.overwrite:
         sys.exit(f"--out-dir {out_dir!r} exists and is not empty; pass --overwrite or choose another folder")
-    files = list_images(args.images)
+    from stn_plugin.cli.paths import image_files
+
+    try:
+        files = image_files(args.images)
+    except ValueError as err:
+        sys.exit(f"images: {err}")
     if not files:
         sys.exit(f"images: no image files in {args.images!r}")
     checkpoint = None if args.checkpoint.lower() == "none" else args.checkpoint

@@ -29,8 +29,12 @@ run continues; ``--out`` remembers the settings and refuses others):
    process, the recognizers one after the other in another);
 3. the end-to-end models, from the composed ``T/2`` checkpoints
    (:func:`~stn_plugin.spotting.checkpoints.compose_spotter_checkpoint`);
-4. every variant tested on the val scenes with ``tools/test.py``; the table is printed
-   and written to ``<out>/results_<time>.md`` / ``.json``.
+4. every variant tested on the val scenes with ``tools/test.py`` (one at a time; its
+   seconds per image are the table's inference cost);
+5. the seconds per training iteration of the detector, the crop recognizers and the
+   end-to-end models, measured side by side in one process on the same batch (the
+   training logs' times depend on what else ran); the table is printed and written to
+   ``<out>/results_<time>.md`` / ``.json``.
 
     python tools/spotting_benchmark.py [--iters 2000] [--parallel] [--num-train 2000] [--num-val 300]
         [--data data/word_scenes_2k] [--out work_dirs/spotting_benchmark]
@@ -40,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -214,16 +217,52 @@ def test_job(variant: str, args, threads) -> Job:
         "--cfg-options", f"data_root={args.data.resolve()}/"], threads)
 
 
-def _scalars(work: Path) -> List[dict]:
-    runs = sorted(p for p in work.glob("2*") if (p / "vis_data" / "scalars.json").exists())
-    if not runs:
-        return []
-    return [json.loads(line) for line in (runs[-1] / "vis_data" / "scalars.json").read_text().splitlines()]
+def _model_inputs(config: str, args, batch_size: int):
+    """The model of ``config``, its optim wrapper and a training batch of its own data."""
+    from mmdet.registry import DATASETS, MODELS
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.optim import build_optim_wrapper
+
+    cfg = Config.fromfile(str(config_path(config)))
+    dataset_cfg = cfg.train_dataloader.dataset
+    if config in CROP_CONFIGS.values():
+        dataset_cfg.update(data_root=f"{args.crops.resolve()}/", ann_file="textrecog_train.json")
+    else:
+        dataset_cfg.update(data_root=f"{args.data.resolve()}/")
+    dataset = DATASETS.build(dataset_cfg)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    return model, build_optim_wrapper(model, cfg.optim_wrapper), pseudo_collate(
+        [dataset[i % len(dataset)] for i in range(batch_size)])
 
 
-def median_train_time(work: Path) -> Optional[float]:
-    times = [r["time"] for r in _scalars(work) if "loss" in r and "time" in r]
-    return statistics.median(times) if times else None
+def step_times(args, repeats: int = 5) -> Dict[str, float]:
+    """Seconds per training iteration of every model the variants train, measured side
+    by side in this process: the same batch every time (4 scenes; 64 word crops for the
+    crop recognizers), the models' steps interleaved, the best of ``repeats``."""
+    import torch
+    from mmengine.registry import init_default_scope
+
+    init_default_scope("mmdet")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    models = {"detector": _model_inputs(DETECTOR_CONFIG, args, 4)}
+    models.update({f"crop {n}": _model_inputs(c, args, CROP_BATCH) for n, c in CROP_CONFIGS.items()})
+    models.update({v: _model_inputs(VARIANTS[v]["config"], args, 4) for v in VARIANTS
+                   if VARIANTS[v]["recognizer"] is None})
+    best = {name: float("inf") for name in models}
+    for r in range(repeats + 1):  # the first round warms up
+        for name, (model, optim, batch) in models.items():
+            torch.manual_seed(r)
+            t0 = time.perf_counter()
+            model.train_step(batch, optim)
+            if r:
+                best[name] = min(best[name], time.perf_counter() - t0)
+    log("seconds per training iteration, side by side: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in best.items()))
+    return best
 
 
 def test_scores(variant: str, args) -> dict:
@@ -234,36 +273,34 @@ def test_scores(variant: str, args) -> dict:
     return json.loads((runs[-1] / f"{runs[-1].name}.json").read_text())
 
 
-def rows_of(args) -> List[dict]:
+def rows_of(args, times: Dict[str, float]) -> List[dict]:
     half, full = args.iters // 2, args.iters
-    det_t = median_train_time(args.out / "detector")
-    crop_t = {n: median_train_time(args.out / f"crop-{n}") for n in CROP_CONFIGS}
     val_batch = 4  # the spotting configs' val / test batch size
     rows = []
     for variant, spec in VARIANTS.items():
         scores = test_scores(variant, args)
         if spec["recognizer"] is not None:
-            phases = [("detector", full, det_t), (f"crop {spec['recognizer']}", full, crop_t[spec["recognizer"]])]
+            phases = [("detector", full, times["detector"]),
+                      (f"crop {spec['recognizer']}", full, times[f"crop {spec['recognizer']}"])]
         else:
-            phases = [("detector", half, det_t), ("crop crnn", half, crop_t["crnn"]),
-                      ("end to end", half, median_train_time(args.out / variant))]
+            phases = [("detector", half, times["detector"]), ("crop crnn", half, times["crop crnn"]),
+                      ("end to end", half, times[variant])]
         rows.append(dict(
             variant=variant, what=spec["what"],
             e2e_precision=scores.get("spotting/e2e_precision", 0.0), e2e_recall=scores.get("spotting/e2e_recall", 0.0),
             e2e_hmean=scores.get("spotting/e2e_hmean", 0.0), det_hmean=scores.get("spotting/det_hmean", 0.0),
             phases=[dict(phase=p, iters=n, s_per_iter=t) for p, n, t in phases],
-            train_minutes=sum(n * t for _, n, t in phases if t) / 60,
+            train_minutes=sum(n * t for _, n, t in phases) / 60,
             s_per_image=scores["time"] / val_batch if "time" in scores else None))
     return rows
 
 
 def format_table(rows: Sequence[dict]) -> str:
     lines = ["| variant | end-to-end P / R | **end-to-end Hmean** | detection Hmean | training: iterations x s/iter "
-             "(median) | training min | test s / image |",
+             "| training min | test s / image |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
-        phases = " + ".join(f"{p['phase']} {p['iters']} x {p['s_per_iter']:.2f}" if p["s_per_iter"] else
-                            f"{p['phase']} {p['iters']} x ?" for p in r["phases"])
+        phases = " + ".join(f"{p['phase']} {p['iters']} x {p['s_per_iter']:.2f}" for p in r["phases"])
         lines.append(f"| {r['variant']} ({r['what']}) | {r['e2e_precision']:.3f} / {r['e2e_recall']:.3f} | "
                      f"**{r['e2e_hmean']:.3f}** | {r['det_hmean']:.3f} | {phases} | {r['train_minutes']:.1f} | "
                      + ("-" if r["s_per_image"] is None else f"{r['s_per_image']:.3f}") + " |")
@@ -319,8 +356,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--parallel", action="store_true",
                    help="two processes at a time with --threads torch threads each (default 1)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per process")
+    p.add_argument("--timing-repeats", type=int, default=5,
+                   help="training steps per model in the side-by-side timing (the best counts)")
     p.add_argument("--out", type=Path, default=Path("work_dirs/spotting_benchmark"), help="output folder")
     args = p.parse_args(argv)
+    if args.timing_repeats < 1:
+        p.error(f"--timing-repeats must be >= 1, got {args.timing_repeats}")
     if args.iters < 2 or args.iters % 2:
         p.error(f"--iters must be an even number >= 2, got {args.iters}")
     if args.crops is None:
@@ -342,7 +383,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     second = [j for j in (e2e_job(v, args, threads) for v in VARIANTS if VARIANTS[v]["recognizer"] is None) if j]
     run_lanes([[j] for j in second] if args.parallel else [second])
     run_lanes([[test_job(v, args, threads) for v in VARIANTS]])
-    rows = rows_of(args)
+    rows = rows_of(args, step_times(args, args.timing_repeats))
     setting = (f"word scenes: {args.num_train} train / {args.num_val} val scenes (seed {args.seed}), --iters "
                f"{args.iters}, training seed {args.train_seed}, "
                + (f"{threads} torch thread(s) per process, " if threads else "")

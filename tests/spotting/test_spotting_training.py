@@ -193,12 +193,13 @@ def test_benchmark_tool_runs_every_stage(scenes, tmp_path):
     out = tmp_path / "bench"
     proc = subprocess.run([sys.executable, str(REPO / "tools" / "spotting_benchmark.py"), "--iters", "2",
                            "--data", str(scenes), "--num-train", "4", "--num-val", "2", "--threads", "1",
-                           "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=900)
+                           "--timing-repeats", "1", "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     rows = json.loads(next(out.glob("results_*.json")).read_text())
     assert [r["variant"] for r in rows] == ["crop-crnn", "crop-crnn-tps", "e2e-crnn", "e2e-tps"]
     for r in rows:
         assert 0.0 <= r["e2e_hmean"] <= 1.0 and 0.0 <= r["det_hmean"] <= 1.0 and r["s_per_image"] > 0
+        assert all(p["s_per_iter"] > 0 for p in r["phases"]) and r["train_minutes"] > 0
     assert "| e2e-tps" in proc.stdout
     # the second half of the schedule ran end to end from the composed half-way weights
     assert (out / "e2e-tps" / "iter_1.pth").exists() and (out / "e2e_init.pth").exists()
