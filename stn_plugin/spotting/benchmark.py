@@ -20,8 +20,9 @@ and train ``T/2`` more iterations together (detector SGD + recognition-branch Ad
 up to 16 word RoIs per scene, so up to 64 crops per step), so every variant's detector
 has seen ``T`` iterations and every recognizer ``T`` steps of up to 64 words.
 
-Stages (a stage whose final checkpoint is in ``--out`` is reused, so an interrupted
-run continues; ``--out`` remembers the settings and refuses others):
+Stages (a stage whose final checkpoint, or test result newer than its checkpoint, is
+in ``--out`` is reused, so an interrupted run continues; ``--out`` remembers the
+settings and refuses others):
 
 1. data: ``--data`` word scenes (generated unless present) and their word crops
    (exact boxes and one jittered copy, ``tools/dataset/make_word_crops.py``);
@@ -29,12 +30,12 @@ run continues; ``--out`` remembers the settings and refuses others):
    process, the recognizers one after the other in another);
 3. the end-to-end models, from the composed ``T/2`` checkpoints
    (:func:`~stn_plugin.spotting.checkpoints.compose_spotter_checkpoint`);
-4. every variant tested on the val scenes with ``tools/test.py`` (one at a time; its
-   seconds per image are the table's inference cost);
+4. every variant tested on the val scenes with ``tools/test.py``;
 5. the seconds per training iteration of the detector, the crop recognizers and the
-   end-to-end models, measured side by side in one process on the same batch (the
-   training logs' times depend on what else ran); the table is printed and written to
-   ``<out>/results_<time>.md`` / ``.json``.
+   end-to-end models, and per test image of every variant, measured side by side in
+   one process with the trained weights on the same batch (the logs' times depend on
+   what else ran); the table is printed and written to ``<out>/results_<time>.md`` /
+   ``.json``.
 
     python tools/spotting_benchmark.py [--iters 2000] [--parallel] [--num-train 2000] [--num-val 300]
         [--data data/word_scenes_2k] [--out work_dirs/spotting_benchmark]
@@ -189,93 +190,135 @@ def variant_checkpoint(variant: str, args) -> Path:
     return args.out / f"{variant}.pth"
 
 
-def compose_e2e_start(args) -> None:
-    """The end-to-end models' start: the detector and the crop CRNN at ``T/2``."""
+def _compose(detector: Path, recognizer: Path, out: Path) -> None:
+    """Join the two checkpoints into ``out`` unless it is newer than both."""
     from .checkpoints import compose_spotter_checkpoint
 
+    if out.exists() and out.stat().st_mtime >= max(detector.stat().st_mtime, recognizer.stat().st_mtime):
+        return
+    compose_spotter_checkpoint(str(detector), str(recognizer), str(out), overwrite=True)
+
+
+def compose_e2e_start(args) -> None:
+    """The end-to-end models' start: the detector and the crop CRNN at ``T/2``."""
     half = args.iters // 2
-    compose_spotter_checkpoint(str(args.out / "detector" / f"iter_{half}.pth"),
-                               str(args.out / "crop-crnn" / f"iter_{half}.pth"), str(args.out / "e2e_init.pth"),
-                               overwrite=True)
+    _compose(args.out / "detector" / f"iter_{half}.pth", args.out / "crop-crnn" / f"iter_{half}.pth",
+             args.out / "e2e_init.pth")
 
 
 def compose_detect_then_read(args) -> None:
     """The detect-then-read variants' weights: the detector and a crop recognizer at ``T``."""
-    from .checkpoints import compose_spotter_checkpoint
-
     for variant, spec in VARIANTS.items():
         if spec["recognizer"] is not None:
-            compose_spotter_checkpoint(str(args.out / "detector" / f"iter_{args.iters}.pth"),
-                                       str(args.out / f"crop-{spec['recognizer']}" / f"iter_{args.iters}.pth"),
-                                       str(variant_checkpoint(variant, args)), overwrite=True)
+            _compose(args.out / "detector" / f"iter_{args.iters}.pth",
+                     args.out / f"crop-{spec['recognizer']}" / f"iter_{args.iters}.pth",
+                     variant_checkpoint(variant, args))
 
 
-def test_job(variant: str, args, threads) -> Job:
+def test_job(variant: str, args, threads) -> Optional[Job]:
+    """``tools/test.py`` of a variant on the val scenes, unless a result newer than its
+    checkpoint is there."""
+    result = _test_result(variant, args)
+    if result is not None and result.stat().st_mtime > variant_checkpoint(variant, args).stat().st_mtime:
+        log(f"reusing the test result of {variant}: {result}")
+        return None
     return Job(f"test {variant}", [
         sys.executable, "-m", "stn_plugin.cli.test", str(config_path(VARIANTS[variant]["config"])),
         str(variant_checkpoint(variant, args)), "--work-dir", str(args.out / variant / "test"),
         "--cfg-options", f"data_root={args.data.resolve()}/"], threads)
 
 
-def _model_inputs(config: str, args, batch_size: int):
-    """The model of ``config``, its optim wrapper and a training batch of its own data."""
+def _trained_model(config: str, checkpoint: Path, args, batch_size: int, split: str):
+    """The model of ``config`` with ``checkpoint``'s weights and a batch of ``batch_size``
+    samples of its ``split`` ('train' or 'test') data."""
     from mmdet.registry import DATASETS, MODELS
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
-    from mmengine.optim import build_optim_wrapper
+    from mmengine.runner import load_checkpoint
 
     cfg = Config.fromfile(str(config_path(config)))
-    dataset_cfg = cfg.train_dataloader.dataset
+    dataset_cfg = cfg[f"{split}_dataloader"].dataset
     if config in CROP_CONFIGS.values():
         dataset_cfg.update(data_root=f"{args.crops.resolve()}/", ann_file="textrecog_train.json")
     else:
         dataset_cfg.update(data_root=f"{args.data.resolve()}/")
     dataset = DATASETS.build(dataset_cfg)
     model = MODELS.build(cfg.model)
-    model.init_weights()
-    model.train()
-    return model, build_optim_wrapper(model, cfg.optim_wrapper), pseudo_collate(
-        [dataset[i % len(dataset)] for i in range(batch_size)])
+    load_checkpoint(model, str(checkpoint), map_location="cpu", logger="silent")
+    model.train(split == "train")
+    return cfg, model, pseudo_collate([dataset[i % len(dataset)] for i in range(batch_size)])
+
+
+def _best_times(steps: Dict[str, "callable"], repeats: int) -> Dict[str, float]:
+    """Best seconds of each step, the steps interleaved, after one warm-up round."""
+    import torch
+
+    best = {name: float("inf") for name in steps}
+    for r in range(repeats + 1):
+        for name, step in steps.items():
+            torch.manual_seed(r)
+            t0 = time.perf_counter()
+            step()
+            if r:
+                best[name] = min(best[name], time.perf_counter() - t0)
+    return best
 
 
 def step_times(args, repeats: int = 5) -> Dict[str, float]:
-    """Seconds per training iteration of every model the variants train, measured side
-    by side in this process: the same batch every time (4 scenes; 64 word crops for the
-    crop recognizers), the models' steps interleaved, the best of ``repeats``."""
+    """Seconds per training iteration of every model the variants train, and per test
+    image of every variant, measured side by side in this process with the trained
+    weights (a fresh RPN finds few words, so its recognition branch would do little):
+    the same batch every time (4 scenes; 64 word crops for the crop recognizers), the
+    models' steps interleaved, the best of ``repeats``. Keys: ``'detector'``,
+    ``'crop <name>'``, the end-to-end variants (training) and ``'test <variant>'``
+    (seconds per image)."""
     import torch
+    from mmengine.optim import build_optim_wrapper
     from mmengine.registry import init_default_scope
 
     init_default_scope("mmdet")
     if args.threads:
         torch.set_num_threads(args.threads)
-    models = {"detector": _model_inputs(DETECTOR_CONFIG, args, 4)}
-    models.update({f"crop {n}": _model_inputs(c, args, CROP_BATCH) for n, c in CROP_CONFIGS.items()})
-    models.update({v: _model_inputs(VARIANTS[v]["config"], args, 4) for v in VARIANTS
-                   if VARIANTS[v]["recognizer"] is None})
-    best = {name: float("inf") for name in models}
-    for r in range(repeats + 1):  # the first round warms up
-        for name, (model, optim, batch) in models.items():
-            torch.manual_seed(r)
-            t0 = time.perf_counter()
-            model.train_step(batch, optim)
-            if r:
-                best[name] = min(best[name], time.perf_counter() - t0)
-    log("seconds per training iteration, side by side: "
+    half, full = args.iters // 2, args.iters
+    train = {"detector": (DETECTOR_CONFIG, args.out / "detector" / f"iter_{full}.pth", 4)}
+    train.update({f"crop {n}": (c, args.out / f"crop-{n}" / f"iter_{full}.pth", CROP_BATCH)
+                  for n, c in CROP_CONFIGS.items()})
+    train.update({v: (VARIANTS[v]["config"], args.out / v / f"iter_{half}.pth", 4) for v in VARIANTS
+                  if VARIANTS[v]["recognizer"] is None})
+    steps = {}
+    for name, (config, ckpt, batch_size) in train.items():
+        cfg, model, batch = _trained_model(config, ckpt, args, batch_size, "train")
+        optim = build_optim_wrapper(model, cfg.optim_wrapper)
+        steps[name] = lambda m=model, o=optim, b=batch: m.train_step(b, o)
+    val_batch = 4
+    for v in VARIANTS:
+        _, model, batch = _trained_model(VARIANTS[v]["config"], variant_checkpoint(v, args), args, val_batch, "test")
+        steps[f"test {v}"] = lambda m=model, b=batch: m.test_step(b)
+    with torch.no_grad():
+        best = {k: t for k, t in _best_times({k: f for k, f in steps.items() if k.startswith("test ")},
+                                             repeats).items()}
+    best = {k: t / val_batch for k, t in best.items()}
+    best.update(_best_times({k: f for k, f in steps.items() if not k.startswith("test ")}, repeats))
+    log("seconds per training iteration / test image, side by side: "
         + ", ".join(f"{k} {v:.3f}" for k, v in best.items()))
     return best
 
 
-def test_scores(variant: str, args) -> dict:
+def _test_result(variant: str, args) -> Optional[Path]:
     work = args.out / variant / "test"
     runs = sorted(p for p in work.glob("2*") if (p / f"{p.name}.json").exists())
-    if not runs:
-        raise SystemExit(f"[spotting benchmark] no test result of {variant} in {work}")
-    return json.loads((runs[-1] / f"{runs[-1].name}.json").read_text())
+    return runs[-1] / f"{runs[-1].name}.json" if runs else None
+
+
+def test_scores(variant: str, args) -> dict:
+    result = _test_result(variant, args)
+    if result is None:
+        raise SystemExit(f"[spotting benchmark] no test result of {variant} in {args.out / variant / 'test'}")
+    return json.loads(result.read_text())
 
 
 def rows_of(args, times: Dict[str, float]) -> List[dict]:
     half, full = args.iters // 2, args.iters
-    val_batch = 4  # the spotting configs' val / test batch size
     rows = []
     for variant, spec in VARIANTS.items():
         scores = test_scores(variant, args)
@@ -291,7 +334,7 @@ def rows_of(args, times: Dict[str, float]) -> List[dict]:
             e2e_hmean=scores.get("spotting/e2e_hmean", 0.0), det_hmean=scores.get("spotting/det_hmean", 0.0),
             phases=[dict(phase=p, iters=n, s_per_iter=t) for p, n, t in phases],
             train_minutes=sum(n * t for _, n, t in phases) / 60,
-            s_per_image=scores["time"] / val_batch if "time" in scores else None))
+            s_per_image=times[f"test {variant}"]))
     return rows
 
 
@@ -303,7 +346,7 @@ def format_table(rows: Sequence[dict]) -> str:
         phases = " + ".join(f"{p['phase']} {p['iters']} x {p['s_per_iter']:.2f}" for p in r["phases"])
         lines.append(f"| {r['variant']} ({r['what']}) | {r['e2e_precision']:.3f} / {r['e2e_recall']:.3f} | "
                      f"**{r['e2e_hmean']:.3f}** | {r['det_hmean']:.3f} | {phases} | {r['train_minutes']:.1f} | "
-                     + ("-" if r["s_per_image"] is None else f"{r['s_per_image']:.3f}") + " |")
+                     + f"{r['s_per_image']:.3f} |")
     return "\n".join(lines)
 
 
@@ -382,7 +425,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     compose_detect_then_read(args)
     second = [j for j in (e2e_job(v, args, threads) for v in VARIANTS if VARIANTS[v]["recognizer"] is None) if j]
     run_lanes([[j] for j in second] if args.parallel else [second])
-    run_lanes([[test_job(v, args, threads) for v in VARIANTS]])
+    run_lanes([[j for j in (test_job(v, args, threads) for v in VARIANTS) if j]])
     rows = rows_of(args, step_times(args, args.timing_repeats))
     setting = (f"word scenes: {args.num_train} train / {args.num_val} val scenes (seed {args.seed}), --iters "
                f"{args.iters}, training seed {args.train_seed}, "
