@@ -83,8 +83,7 @@ class Job:
         if threads:
             self.env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
 
-    def run(self) -> float:
-        t0 = time.time()
+    def run(self) -> None:
         proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         tail: List[str] = []
         for line in proc.stdout:
@@ -94,7 +93,6 @@ class Job:
         if proc.wait() != 0:
             print("\n".join(tail), file=sys.stderr)
             raise SystemExit(f"[spotting benchmark] {self.name} failed (exit {proc.returncode}): {' '.join(self.cmd)}")
-        return time.time() - t0
 
 
 def run_lanes(lanes: Sequence[Sequence[Job]]) -> None:
@@ -138,13 +136,12 @@ def crop_job(name: str, args, threads) -> Optional[Job]:
     if (work / f"iter_{args.iters}.pth").exists():
         log(f"reusing the crop recognizer {name} in {work}")
         return None
-    crops = f"{args.crops.resolve()}/"
-    options = [f"train_cfg.max_iters={args.iters}", f"train_dataloader.batch_size={CROP_BATCH}",
-               f"default_hooks.checkpoint.interval={args.iters // 2}", "default_hooks.checkpoint.max_keep_ckpts=2",
-               f"randomness.seed={args.train_seed}", "train_dataloader.dataset.ann_file=textrecog_train.json"]
-    for split in ("train", "val", "test"):
-        options.append(f"{split}_dataloader.dataset.data_root={crops}")
-    options += ["val_dataloader.dataset.ann_file=textrecog_val.json", "test_dataloader.dataset.ann_file=textrecog_val.json"]
+    # synth_root (the crop configs' data root) moves every dataloader's root (--cfg-options)
+    options = [f"synth_root={args.crops.resolve()}/", f"train_cfg.max_iters={args.iters}",
+               f"train_dataloader.batch_size={CROP_BATCH}", f"default_hooks.checkpoint.interval={args.iters // 2}",
+               "default_hooks.checkpoint.max_keep_ckpts=2", f"randomness.seed={args.train_seed}",
+               "train_dataloader.dataset.ann_file=textrecog_train.json",
+               "val_dataloader.dataset.ann_file=textrecog_val.json", "test_dataloader.dataset.ann_file=textrecog_val.json"]
     return Job(f"crop-{name}", _train(str(config_path(CROP_CONFIGS[name])), work, options), threads)
 
 
@@ -177,7 +174,7 @@ def e2e_config(variant: str, args) -> Path:
 
 def e2e_job(variant: str, args, threads) -> Optional[Job]:
     work = args.out / variant
-    if (work / f"iter_{args.iters // 2}.pth").exists():
+    if variant_checkpoint(variant, args).exists():
         log(f"reusing the end-to-end model {variant} in {work}")
         return None
     return Job(variant, _train(str(e2e_config(variant, args)), work, [
@@ -279,11 +276,11 @@ def step_times(args, repeats: int = 5) -> Dict[str, float]:
     init_default_scope("mmdet")
     if args.threads:
         torch.set_num_threads(args.threads)
-    half, full = args.iters // 2, args.iters
+    full = args.iters
     train = {"detector": (DETECTOR_CONFIG, args.out / "detector" / f"iter_{full}.pth", 4)}
     train.update({f"crop {n}": (c, args.out / f"crop-{n}" / f"iter_{full}.pth", CROP_BATCH)
                   for n, c in CROP_CONFIGS.items()})
-    train.update({v: (VARIANTS[v]["config"], args.out / v / f"iter_{half}.pth", 4) for v in VARIANTS
+    train.update({v: (VARIANTS[v]["config"], variant_checkpoint(v, args), 4) for v in VARIANTS
                   if VARIANTS[v]["recognizer"] is None})
     steps = {}
     for name, (config, ckpt, batch_size) in train.items():
@@ -295,8 +292,7 @@ def step_times(args, repeats: int = 5) -> Dict[str, float]:
         _, model, batch = _trained_model(VARIANTS[v]["config"], variant_checkpoint(v, args), args, val_batch, "test")
         steps[f"test {v}"] = lambda m=model, b=batch: m.test_step(b)
     with torch.no_grad():
-        best = {k: t for k, t in _best_times({k: f for k, f in steps.items() if k.startswith("test ")},
-                                             repeats).items()}
+        best = _best_times({k: f for k, f in steps.items() if k.startswith("test ")}, repeats)
     best = {k: t / val_batch for k, t in best.items()}
     best.update(_best_times({k: f for k, f in steps.items() if not k.startswith("test ")}, repeats))
     log("seconds per training iteration / test image, side by side: "

@@ -42,7 +42,6 @@ class _ParameterGroup(nn.Module):
 
     def __init__(self, params: Dict[str, nn.Parameter]) -> None:
         super().__init__()
-        self._names = list(params)
         self.params = nn.ParameterList(list(params.values()))
 
 
