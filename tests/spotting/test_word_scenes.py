@@ -45,7 +45,7 @@ def test_polygons_hold_their_ink_and_outside_them_the_scene_is_the_background(sc
         assert scene["words"], "every scene holds words"
         union = np.zeros((h, w), bool)
         for k, word in enumerate(scene["words"]):
-            ann = coco_annotation(word, k + 1, 0)
+            ann = coco_annotation(word)
             region = _coco_mask(ann, h, w)   # as mmdet / pycocotools rasterise the polygon
             x0, y0 = word.origin
             ink = np.zeros((h, w), bool)
