@@ -35,17 +35,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import List, Optional, Sequence
 
 from ..cli.paths import config_path
+from ..cli.tool_process import ToolProcess
 from .digit_scenes import SCENE_PRESETS
 
 # Runs shorter than this are smoke runs: their scores are not compared (the main job
@@ -114,33 +112,17 @@ class VariantRun:
     def __init__(self, name: str, data: Path, out: Path, iters: int, batch_size: int, train_seed: int,
                  threads: Optional[int], test_data: Optional[Path] = None):
         self.name, self.out, self.work, self.iters, self.test_data = name, out, out / name, iters, test_data
+        self.threads = threads
         self.before = set(self.work.glob("2*")) if self.work.exists() else set()
-        self.env = dict(os.environ)
-        if threads:
-            self.env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         print(f"[benchmark] training {name} for {iters} iterations -> {self.work}", flush=True)
-        self.t0 = time.time()
-        self.proc = subprocess.Popen(train_command(name, data, self.work, iters, batch_size, train_seed),
-                                     env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.tail: List[str] = []
-        self.reader = threading.Thread(target=self._forward, daemon=True)
-        self.reader.start()
-
-    def _forward(self) -> None:
-        for line in self.proc.stdout:
-            self.tail = (self.tail + [line.rstrip()])[-30:]
-            if "Iter(" in line or "bbox_mAP_copypaste" in line or "collapsing" in line:
-                print(f"  [{self.name}] {line.strip()[:170]}", flush=True)
+        self.proc = ToolProcess(name, train_command(name, data, self.work, iters, batch_size, train_seed), threads,
+                                forward=("Iter(", "bbox_mAP_copypaste", "collapsing"), tag="benchmark",
+                                where=str(self.work), width=170).start()
 
     def result(self) -> dict:
-        code = self.proc.wait()
-        self.reader.join()
-        wall = time.time() - self.t0
-        if code != 0:
-            print("\n".join(self.tail), file=sys.stderr)
-            raise SystemExit(f"[benchmark] training {self.name} failed (exit {code}); its log is in {self.work}")
+        self.proc.wait()
         run_dir = sorted(set(self.work.glob("2*")) - self.before)[-1]
-        row = dict(read_run(run_dir, self.out / "vis" / self.name), variant=self.name, wall=wall)
+        row = dict(read_run(run_dir, self.out / "vis" / self.name), variant=self.name, wall=self.proc.seconds)
         if self.test_data is not None:
             row.update(self.test())
         return row
@@ -150,11 +132,9 @@ class VariantRun:
         work = self.work / "test"
         before = set(work.glob("2*")) if work.exists() else set()
         print(f"[benchmark] testing {self.name} on {self.test_data}", flush=True)
-        proc = subprocess.run(test_command(self.name, self.work / f"iter_{self.iters}.pth", self.test_data, work),
-                              env=self.env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            print((proc.stdout + proc.stderr)[-3000:], file=sys.stderr)
-            raise SystemExit(f"[benchmark] testing {self.name} failed (exit {proc.returncode}); log in {work}")
+        ToolProcess(f"test {self.name}", test_command(self.name, self.work / f"iter_{self.iters}.pth", self.test_data,
+                                                       work),
+                    self.threads, forward=(), tag="benchmark", where=str(work)).run()
         run_dir = sorted(set(work.glob("2*")) - before)[-1]
         scores = json.loads((run_dir / f"{run_dir.name}.json").read_text())
         return dict(test_mAP=scores.get("coco/bbox_mAP", 0.0), test_mAP50=scores.get("coco/bbox_mAP_50", 0.0))

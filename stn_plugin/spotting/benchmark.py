@@ -44,8 +44,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import threading
 import time
@@ -53,6 +51,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from ..cli.paths import config_path
+from ..cli.tool_process import ToolProcess
 
 DETECTOR_CONFIG = "spotting/faster-rcnn_r18_fpn_word-scenes_detection.py"
 CROP_CONFIGS = {"crnn": "textrecog/crnn_synthetic-words.py", "crnn-tps": "textrecog/crnn-tps_synthetic-words.py"}
@@ -73,29 +72,13 @@ def log(msg: str) -> None:
     print(f"[spotting benchmark] {msg}", flush=True)
 
 
-class Job:
+def tool_job(name: str, cmd: List[str], threads: Optional[int]) -> ToolProcess:
     """One training or test process of the plugin's tools; its progress lines are
     forwarded with a prefix, its last lines shown if it fails."""
-
-    def __init__(self, name: str, cmd: List[str], threads: Optional[int]) -> None:
-        self.name, self.cmd = name, cmd
-        self.env = dict(os.environ)
-        if threads:
-            self.env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-
-    def run(self) -> None:
-        proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        tail: List[str] = []
-        for line in proc.stdout:
-            tail = (tail + [line.rstrip()])[-30:]
-            if "Iter(train)" in line or "spotting/" in line or "word_acc" in line:
-                print(f"  [{self.name}] {line.strip()[:180]}", flush=True)
-        if proc.wait() != 0:
-            print("\n".join(tail), file=sys.stderr)
-            raise SystemExit(f"[spotting benchmark] {self.name} failed (exit {proc.returncode}): {' '.join(self.cmd)}")
+    return ToolProcess(name, cmd, threads, forward=("Iter(train)", "spotting/", "word_acc"), tag="spotting benchmark")
 
 
-def run_lanes(lanes: Sequence[Sequence[Job]]) -> None:
+def run_lanes(lanes: Sequence[Sequence[ToolProcess]]) -> None:
     """Run each lane's jobs one after the other, the lanes at the same time."""
     errors: List[BaseException] = []
 
@@ -121,17 +104,17 @@ def _train(config: str, work: Path, options: Sequence[str]) -> List[str]:
             "--cfg-options", *options]
 
 
-def detector_job(args, threads) -> Optional[Job]:
+def detector_job(args, threads) -> Optional[ToolProcess]:
     work = args.out / "detector"
     if (work / f"iter_{args.iters}.pth").exists():
         log(f"reusing the detector in {work}")
         return None
-    return Job("detector", _train(str(config_path(DETECTOR_CONFIG)), work, [
+    return tool_job("detector", _train(str(config_path(DETECTOR_CONFIG)), work, [
         f"data_root={args.data.resolve()}/", f"train_cfg.max_iters={args.iters}",
         f"default_hooks.checkpoint.interval={args.iters // 2}", f"randomness.seed={args.train_seed}"]), threads)
 
 
-def crop_job(name: str, args, threads) -> Optional[Job]:
+def crop_job(name: str, args, threads) -> Optional[ToolProcess]:
     work = args.out / f"crop-{name}"
     if (work / f"iter_{args.iters}.pth").exists():
         log(f"reusing the crop recognizer {name} in {work}")
@@ -142,7 +125,7 @@ def crop_job(name: str, args, threads) -> Optional[Job]:
                "default_hooks.checkpoint.max_keep_ckpts=2", f"randomness.seed={args.train_seed}",
                "train_dataloader.dataset.ann_file=textrecog_train.json",
                "val_dataloader.dataset.ann_file=textrecog_val.json", "test_dataloader.dataset.ann_file=textrecog_val.json"]
-    return Job(f"crop-{name}", _train(str(config_path(CROP_CONFIGS[name])), work, options), threads)
+    return tool_job(f"crop-{name}", _train(str(config_path(CROP_CONFIGS[name])), work, options), threads)
 
 
 def e2e_config(variant: str, args) -> Path:
@@ -172,12 +155,12 @@ def e2e_config(variant: str, args) -> Path:
     return path
 
 
-def e2e_job(variant: str, args, threads) -> Optional[Job]:
+def e2e_job(variant: str, args, threads) -> Optional[ToolProcess]:
     work = args.out / variant
     if variant_checkpoint(variant, args).exists():
         log(f"reusing the end-to-end model {variant} in {work}")
         return None
-    return Job(variant, _train(str(e2e_config(variant, args)), work, [
+    return tool_job(variant, _train(str(e2e_config(variant, args)), work, [
         f"data_root={args.data.resolve()}/", f"randomness.seed={args.train_seed}"]), threads)
 
 
@@ -212,14 +195,14 @@ def compose_detect_then_read(args) -> None:
                      variant_checkpoint(variant, args))
 
 
-def test_job(variant: str, args, threads) -> Optional[Job]:
+def test_job(variant: str, args, threads) -> Optional[ToolProcess]:
     """``tools/test.py`` of a variant on the val scenes, unless a result newer than its
     checkpoint is there."""
     result = _test_result(variant, args)
     if result is not None and result.stat().st_mtime > variant_checkpoint(variant, args).stat().st_mtime:
         log(f"reusing the test result of {variant}: {result}")
         return None
-    return Job(f"test {variant}", [
+    return tool_job(f"test {variant}", [
         sys.executable, "-m", "stn_plugin.cli.test", str(config_path(VARIANTS[variant]["config"])),
         str(variant_checkpoint(variant, args)), "--work-dir", str(args.out / variant / "test"),
         "--cfg-options", f"data_root={args.data.resolve()}/"], threads)
