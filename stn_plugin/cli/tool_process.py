@@ -51,6 +51,7 @@ class ToolProcess:
         self.env = thread_env(threads)
         self.tail: List[str] = []
         self.seconds: Optional[float] = None
+        self._t0 = 0.0
         self._proc: Optional[subprocess.Popen] = None
         self._reader: Optional[threading.Thread] = None
 

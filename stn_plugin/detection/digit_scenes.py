@@ -32,9 +32,9 @@ import cv2
 import numpy as np
 import torch
 
-from ..geometry.coords import index_to_continuous_matrix
 from ..datasets.coco_writer import GeneratedScene, check_output_dir, write_coco_split
 from ..datasets.mnist_source import MNISTSource, load_mnist_source
+from ..geometry.coords import index_to_continuous_matrix
 
 CLASSES = tuple(str(d) for d in range(10))
 SPLIT_SOURCES = {"train": "train", "val": "test"}  # val scenes use held-out source digits

@@ -48,7 +48,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from ..cli.paths import config_path
 from ..cli.tool_process import ToolProcess
@@ -229,7 +229,7 @@ def _trained_model(config: str, checkpoint: Path, args, batch_size: int, split: 
     return cfg, model, pseudo_collate([dataset[i % len(dataset)] for i in range(batch_size)])
 
 
-def _best_times(steps: Dict[str, "callable"], repeats: int) -> Dict[str, float]:
+def _best_times(steps: Dict[str, Callable[[], object]], repeats: int) -> Dict[str, float]:
     """Best seconds of each step, the steps interleaved, after one warm-up round."""
     import torch
 

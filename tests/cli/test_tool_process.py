@@ -1,4 +1,5 @@
 import doctest
+import os
 import sys
 
 import pytest
@@ -34,7 +35,7 @@ def test_threads_reach_the_child():
                     threads=3, forward=("n=",), tag="bench")
     p.run()
     assert p.tail == ["n=3"]
-    assert thread_env(None).get("OMP_NUM_THREADS") == __import__("os").environ.get("OMP_NUM_THREADS")
+    assert thread_env(None).get("OMP_NUM_THREADS") == os.environ.get("OMP_NUM_THREADS")
 
 
 def test_wait_before_start_is_an_error():
