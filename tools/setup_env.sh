@@ -13,8 +13,16 @@
 # progress every minute.  A second run on the same
 # machine finds the stamp / the cached wheel and takes seconds.
 #
+# What it installs comes from requirements/lock.txt (pip constraints: the exact
+# versions the suite was last run on), so a fresh machine gets the tested set, not
+# the newest releases of the day; `make lock` rewrites the lock, `make test-latest`
+# runs the suite against the newest releases in their own venv (STN_UNLOCKED=1).
+#
 # Environment variables:
 #   STN_VENV              venv location              (default: <repo>/.venv)
+#   STN_UNLOCKED=1        ignore the lock: the newest releases inside pyproject's
+#                         ranges, re-resolved on every run (make test-latest);
+#                         =holds: the same but for requirements/holds.txt (make lock)
 #   STN_CACHE_DIR         wheel + log cache          (default: ~/.cache/stn_plugin)
 #   PYTHON                interpreter for the venv   (default: python3.11, else python3)
 #   FORCE_CUDA=1          build mmcv with CUDA ops (needs nvcc + a CUDA torch)
@@ -36,6 +44,26 @@ MMDET_VERSION=3.3.0
 SETUPTOOLS_SPEC='setuptools>=77,<81'
 # the package's extras (pyproject.toml) that the tests and the demo need
 EXTRAS=test,detection,textrecog,demo,deploy,tensorboard
+LOCK="$ROOT/requirements/lock.txt"
+UNLOCKED="${STN_UNLOCKED:-0}"
+if [ "$UNLOCKED" = "1" ] || [ "$UNLOCKED" = "holds" ]; then
+  # torch and mmcv stay at the set-up's versions even unlocked: the mmcv wheel is
+  # built against that torch
+  STACK_PINS="$CACHE/stack-pins.txt"
+  printf 'torch==%s\ntorchvision==%s\nmmcv==%s\n' "$TORCH_VERSION" "$TORCHVISION_VERSION" "$MMCV_VERSION" >"$STACK_PINS"
+  CONSTRAINTS=(-c "$STACK_PINS")
+  if [ "$UNLOCKED" = "holds" ]; then CONSTRAINTS+=(-c "$ROOT/requirements/holds.txt"); fi
+  UPGRADE=(--upgrade --upgrade-strategy eager)
+  INSTALL_NOTE=" (newest releases, unlocked)"
+else
+  if [ ! -f "$LOCK" ]; then
+    echo "[setup] error: $LOCK is missing; write it with 'make lock'" >&2
+    exit 1
+  fi
+  CONSTRAINTS=(-c "$LOCK")
+  UPGRADE=()
+  INSTALL_NOTE=" (locked)"
+fi
 HEARTBEAT_SECONDS="${STN_HEARTBEAT_SECONDS:-60}"
 export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
 # steps send their output to log files; progress lines go to the terminal on fd 3
@@ -113,11 +141,12 @@ fi
 # unchanged and the stack imports, there is nothing to do.
 stamp_key() {
   cat "$ROOT/pyproject.toml" "$ROOT/tools/setup_env.sh"
-  echo "FORCE_CUDA=${FORCE_CUDA:-0} TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-}"
+  [ "$UNLOCKED" != "0" ] || cat "$LOCK"
+  echo "UNLOCKED=$UNLOCKED FORCE_CUDA=${FORCE_CUDA:-0} TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-}"
 }
 STAMP="$VENV/.stn_setup_stamp"
 KEY="$(stamp_key | sha256sum | cut -d' ' -f1)"
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$KEY" ] \
+if [ "$UNLOCKED" = "0" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$KEY" ] \
    && "$VENV/bin/python" -c "import torch, mmcv.ops, mmdet, stn_plugin" >/dev/null 2>&1; then
   echo "[setup] environment in $VENV is up to date"
   exit 0
@@ -129,7 +158,7 @@ PIP=("$PY" -m pip --disable-pip-version-check)
 if [ ! -x "$PY" ]; then
   step "create venv" "$PYTHON" -m venv "$VENV"
 fi
-step "install build tools" "${PIP[@]}" install -q "$SETUPTOOLS_SPEC" wheel ninja packaging
+step "install build tools" "${PIP[@]}" install -q "${CONSTRAINTS[@]}" "$SETUPTOOLS_SPEC" wheel ninja packaging
 step "install torch $TORCH_VERSION" "${PIP[@]}" install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
 
 PY_TAG="$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
@@ -192,8 +221,8 @@ if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
   STEP_LONG=1 step "build mmcv $MMCV_VERSION wheel ($FLAVOUR)" build_mmcv_wheel
 fi
 step "install mmcv wheel" "${PIP[@]}" install -q "$WHEEL_DIR"/mmcv-*.whl
-step "install mmengine, mmdet, stn_plugin and extras" "${PIP[@]}" install -q \
-  "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" -e "$ROOT[$EXTRAS]"
+step "install mmengine, mmdet, stn_plugin and extras$INSTALL_NOTE" \
+  "${PIP[@]}" install -q "${CONSTRAINTS[@]}" "${UPGRADE[@]}" "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" -e "$ROOT[$EXTRAS]"
 step "check imports" "$PY" -c "import torch, mmcv.ops, mmdet, stn_plugin; print(torch.__version__, mmcv.__version__, mmdet.__version__)"
 
 echo "$KEY" > "$STAMP"

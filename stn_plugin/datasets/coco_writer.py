@@ -32,6 +32,8 @@ from typing import Dict, Iterable, List, Union
 import cv2
 import numpy as np
 
+from .provenance import library_versions
+
 
 @dataclass
 class GeneratedScene:
@@ -99,6 +101,7 @@ def write_coco_split(out_dir: Union[str, PathLike], split: str, scenes: Iterable
         raise ValueError(f"the {split!r} split yielded {len(images)} scenes, expected count={count}")
     if bar is not None:
         bar.file.write(f"\n[{name}] {split}: {count} images, {len(annotations)} {object_noun}\n")
-    coco = dict(images=images, annotations=annotations, categories=list(categories), info=info)
+    coco = dict(images=images, annotations=annotations, categories=list(categories),
+                info={**info, "generated_with": library_versions()})
     (out / "annotations" / f"{split}.json").write_text(json.dumps(coco))
     return coco

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..datasets.provenance import library_versions
 from .text_formats import write_textrecog_json
 
 DISTORTIONS = ("none", "rotate", "perspective", "curve", "arc")
@@ -417,5 +418,5 @@ def generate_synthetic_words(out_dir: str, num_samples: int, seed: int = 0, spli
             report(done)
     if bar is not None:
         bar.file.write("\n")
-    write_textrecog_json(ann, items, warp_points=WARP_POINTS.tolist())
+    write_textrecog_json(ann, items, warp_points=WARP_POINTS.tolist(), generated_with=library_versions())
     return ann
