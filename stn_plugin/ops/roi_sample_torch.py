@@ -17,7 +17,9 @@ channels as a batch of groups (one per thread). The features gradient is written
 by chunk into one ``(B, C, H, W)`` buffer. Per-sample work that is cheap on the grid
 (projective map, mmcv's boundary rule, clamping for ``'border'``, undefined samples) is
 done on the grid, never as an extra pass over the sample tensor; every padding mode then
-samples with ``grid_sample``'s zeros padding.
+samples with ``grid_sample``'s zeros padding. Without autograd (inference), the RoIs
+go through in groups of about :data:`NO_GRAD_CHUNK_BYTES`, each written into the one
+output, so the peak is the output plus a bounded transient whatever N is.
 
 On the CPU, maps of at least :data:`CELL_GATHER_MIN_IMAGE_BYTES` per image are sampled
 by row gathers of a channels-last copy instead (:mod:`.cell_gather`, chosen by
@@ -58,6 +60,11 @@ CELL_GATHER_MIN_IMAGE_BYTES = 1 << 19
 # output cell are averaged right after): these transients, forward and backward, sit on top
 # of the whole step's saved activations, so they are kept small; more calls cost little.
 SAMPLE_CHUNK_BYTES = 1 << 21
+
+# Without autograd, RoIs are sampled in groups whose output and sub-sample coordinates
+# (taps and weights: tens of bytes per sub-sample) take about this many bytes: these
+# transients then stay bounded instead of growing with N beside the output.
+NO_GRAD_CHUNK_BYTES = 1 << 24
 
 # Samples that must read 0 (mmcv's outside rule, undefined points) sample here: normalised
 # grid_sample coordinates far outside the map, where zeros padding reads 0 with no gradient.
@@ -161,6 +168,10 @@ def roi_sample_torch(features: Tensor, rois: Tensor, transform: Optional[Tensor]
     s = sampling_ratio
     cdtype = features.dtype if features.dtype in (torch.float32, torch.float64) else torch.float32
     feats = features.to(cdtype)
+    step = max(1, NO_GRAD_CHUNK_BYTES // (out_size[0] * out_size[1] * (c * feats.element_size() + 64 * s * s)))
+    if rois.shape[0] > step and not _needs_grad(features, rois, transform):
+        return _sample_in_chunks(feats, rois, transform, out_size, spatial_scale, sampling_ratio, padding,
+                                 step).to(features.dtype)
     batch_idx = rois[:, 0].detach().long()
     cell_gather = use_cell_gather(feats)
 
@@ -199,6 +210,29 @@ def roi_sample_torch(features: Tensor, rois: Tensor, transform: Optional[Tensor]
     return out.to(features.dtype)
 
 
+def _needs_grad(*tensors: Optional[Tensor]) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def _sample_in_chunks(feats: Tensor, rois: Tensor, transform: Optional[Tensor], out_size: Tuple[int, int],
+                      spatial_scale: float, sampling_ratio: int, padding: str, step: int) -> Tensor:
+    """:func:`roi_sample_torch` without autograd, ``step`` RoIs at a time into one output.
+
+    Every output cell depends on its own RoI only, so the numbers are those of one call.
+    A map sampled by row gathers is made channels last once, so that each group's pixel
+    table is a view of it rather than another copy of the map.
+    """
+    if use_cell_gather(feats):
+        feats = feats.contiguous(memory_format=torch.channels_last)
+    n = rois.shape[0]
+    out = feats.new_empty(n, feats.shape[1], *out_size)
+    for i in range(0, n, step):
+        part = None if transform is None else transform[i:i + step]
+        out[i:i + step] = roi_sample_torch(feats, rois[i:i + step], part, out_size, spatial_scale, sampling_ratio,
+                                           padding)
+    return out
+
+
 def _recomputed_in_backward(fn: Callable[..., Tuple[Tensor, ...]], rois: Tensor,
                             transform: Optional[Tensor]) -> Tuple[Tensor, ...]:
     """``fn(rois, transform)``, keeping only its inputs for the backward pass.
@@ -210,9 +244,7 @@ def _recomputed_in_backward(fn: Callable[..., Tuple[Tensor, ...]], rois: Tensor,
     keeps the rectifier's peak memory close to a plain RoIAlign's. The numbers are
     identical either way.
     """
-    needs_grad = torch.is_grad_enabled() and (rois.requires_grad or (transform is not None
-                                                                      and transform.requires_grad))
-    if not needs_grad:
+    if not _needs_grad(rois, transform):
         return fn(rois, transform)
     return torch.utils.checkpoint.checkpoint(fn, rois, transform, use_reentrant=False)
 

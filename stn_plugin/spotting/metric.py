@@ -12,6 +12,11 @@ The protocol (ICDAR's, as text spotting papers report it):
   recall; a prediction that matches no word it could count for but overlaps a
   don't-care word by IoU >= the threshold is dropped: neither a true nor a false
   positive;
+* a ground-truth polygon of zero area (collinear or repeated points: a broken
+  annotation) could never be matched, so it is treated as a don't-care word, with a
+  warning naming it, rather than counted as a word no prediction can find; a
+  prediction of zero area is an ordinary false positive;
+* predictions scoring under ``score_threshold`` (a number in [0, 1]) are left out;
 * precision = true positives / counted predictions, recall = true positives /
   cared-for words, Hmean = their harmonic mean, each summed over the whole set first
   (0 when a denominator is 0). Detection and end to end are matched separately: a
@@ -24,6 +29,9 @@ mmengine evaluation loop.
 """
 from __future__ import annotations
 
+import math
+import numbers
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence
 
@@ -32,7 +40,7 @@ from mmengine.evaluator import BaseMetric
 from mmdet.registry import METRICS
 
 from ..textrecog.metrics import normalize_text
-from .polygon_iou import as_polygon_points, box_polygon, polygon_iou_matrix
+from .polygon_iou import as_polygon_points, box_polygon, polygon_areas, polygon_iou_matrix
 from .word_scenes import DONT_CARE_TEXT
 
 
@@ -72,21 +80,35 @@ def _greedy_match(iou: np.ndarray, order: np.ndarray, care: np.ndarray, allowed:
     return tp, counted
 
 
+def _threshold(value: float, name: str, low_open: bool, owner: str = "") -> float:
+    """``value`` as a float; ``ValueError`` naming ``name`` unless it is a number in
+    (0, 1] (``low_open``) or [0, 1]. NaN is refused: it would silently leave out every
+    prediction."""
+    number = float(value) if isinstance(value, numbers.Real) else math.nan
+    if not (0.0 < number <= 1.0 if low_open else 0.0 <= number <= 1.0):
+        raise ValueError(f"{owner + ' ' if owner else ''}{name} must be a number in {'(0' if low_open else '[0'}, 1], "
+                         f"got {value!r}")
+    return number
+
+
 def spotting_counts(pred_polygons: Sequence, pred_scores: Sequence[float], gt_polygons: Sequence,
                     pred_texts: Optional[Sequence[str]] = None, gt_texts: Optional[Sequence[str]] = None,
                     gt_ignore: Optional[Sequence[bool]] = None, iou_threshold: float = 0.5,
-                    score_threshold: float = 0.0) -> SpottingCounts:
+                    score_threshold: float = 0.0, source: str = "") -> SpottingCounts:
     """Score one image.
 
     Args:
         pred_polygons: N predicted polygons, each ``(P, 2)`` or flat, ``P >= 3``.
         pred_scores: N scores; predictions under ``score_threshold`` are left out.
-        gt_polygons: M ground-truth polygons.
+        gt_polygons: M ground-truth polygons; those of zero area are treated as
+            don't-care words, with a warning.
         pred_texts, gt_texts: transcriptions; end-to-end counts need both.
         gt_ignore: M flags of don't-care words (a ``###`` transcription is one too).
+        iou_threshold: in (0, 1]; score_threshold: in [0, 1].
+        source: the image, named in warnings.
     """
-    if not 0.0 < iou_threshold <= 1.0:
-        raise ValueError(f"iou_threshold must lie in (0, 1], got {iou_threshold}")
+    iou_threshold = _threshold(iou_threshold, "iou_threshold", low_open=True)
+    score_threshold = _threshold(score_threshold, "score_threshold", low_open=False)
     preds = [as_polygon_points(p, f"pred_polygons[{i}]") for i, p in enumerate(pred_polygons)]
     gts = [as_polygon_points(p, f"gt_polygons[{j}]") for j, p in enumerate(gt_polygons)]
     scores = np.asarray(pred_scores, dtype=np.float64).reshape(-1)
@@ -102,6 +124,12 @@ def spotting_counts(pred_polygons: Sequence, pred_scores: Sequence[float], gt_po
         raise ValueError(f"gt_ignore has {len(ignore)} entries for {len(gts)} gt_polygons")
     if gt_texts is not None:
         ignore = ignore | np.array([t == DONT_CARE_TEXT for t in gt_texts], bool).reshape(-1)
+    flat = (polygon_areas(gts) <= 0) & ~ignore
+    if flat.any():
+        names = ", ".join(f"gt_polygons[{j}]" for j in np.flatnonzero(flat))
+        warnings.warn(f"{source + ': ' if source else ''}{names} of zero area can match no prediction; "
+                      "treated as don't-care", stacklevel=2)
+        ignore = ignore | flat
     care = ~ignore
 
     keep = np.nonzero(scores >= score_threshold)[0]
@@ -174,8 +202,8 @@ class TextSpottingMetric(BaseMetric):
     pipelines give them when annotations are loaded after ``Resize``.
 
     Args:
-        iou_threshold: polygon IoU a match needs (0.5).
-        score_threshold: predictions scoring less are left out.
+        iou_threshold: polygon IoU a match needs, in (0, 1] (0.5).
+        score_threshold: predictions scoring less are left out, in [0, 1].
         prefix: key prefix, default ``'spotting'``.
     """
 
@@ -184,10 +212,8 @@ class TextSpottingMetric(BaseMetric):
     def __init__(self, iou_threshold: float = 0.5, score_threshold: float = 0.5, collect_device: str = "cpu",
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if not 0.0 < iou_threshold <= 1.0:
-            raise ValueError(f"TextSpottingMetric iou_threshold must lie in (0, 1], got {iou_threshold}")
-        self.iou_threshold = float(iou_threshold)
-        self.score_threshold = float(score_threshold)
+        self.iou_threshold = _threshold(iou_threshold, "iou_threshold", True, "TextSpottingMetric")
+        self.score_threshold = _threshold(score_threshold, "score_threshold", False, "TextSpottingMetric")
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for k, sample in enumerate(data_samples):
@@ -214,7 +240,8 @@ class TextSpottingMetric(BaseMetric):
             counts = spotting_counts(_polygons_of(pred, f"data_samples[{k}].pred_instances"), _numpy(scores),
                                      gt_polys, list(pred_texts) if end_to_end else None,
                                      gt_texts if end_to_end else None, gt_ignore,
-                                     self.iou_threshold, self.score_threshold)
+                                     self.iou_threshold, self.score_threshold,
+                                     str(_get(sample, "img_path", f"data_samples[{k}]")))
             self.results.append((counts, end_to_end))
 
     def compute_metrics(self, results: List) -> Dict[str, float]:

@@ -45,6 +45,12 @@ def _geometry(pts: np.ndarray):
     return poly if poly.is_valid else shapely.make_valid(poly)
 
 
+def polygon_areas(polygons: Sequence[np.ndarray]) -> np.ndarray:
+    """``(len(polygons),)`` areas of validated ``(P, 2)`` polygons, self-crossing
+    outlines repaired as for the IoU (so a zero area means no IoU can be above 0)."""
+    return np.array([shapely.area(_geometry(p)) for p in polygons], np.float64).reshape(-1)
+
+
 def polygon_iou_matrix(polygons_a: Sequence[np.ndarray], polygons_b: Sequence[np.ndarray]) -> np.ndarray:
     """``(len(a), len(b))`` IoU of every pair of validated ``(P, 2)`` polygons (0 when
     the union has no area)."""

@@ -60,32 +60,64 @@ def _label(name: str) -> str:
     return f"region {name}" if name else "region"
 
 
-def _segments_cross(p1: np.ndarray, p2: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> bool:
-    """Whether segments p1-p2 and q1-q2 share a point (touching and collinear overlap count)."""
-    def orient(a, b, c):
-        return np.sign((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]))
+def _orientation(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Sign of the turn a -> b -> c for ``(..., 2)`` point arrays: +1, -1, or 0 when collinear."""
+    return np.sign((b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1])
+                   - (b[..., 1] - a[..., 1]) * (c[..., 0] - a[..., 0]))
 
-    def on_segment(a, b, c):  # c collinear with a-b: is it between them?
-        return min(a[0], b[0]) <= c[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= c[1] <= max(a[1], b[1])
 
-    o1, o2, o3, o4 = orient(p1, p2, q1), orient(p1, p2, q2), orient(q1, q2, p1), orient(q1, q2, p2)
-    if o1 != o2 and o3 != o4 and 0 not in (o1, o2, o3, o4):
-        return True
-    return ((o1 == 0 and on_segment(p1, p2, q1)) or (o2 == 0 and on_segment(p1, p2, q2))
-            or (o3 == 0 and on_segment(q1, q2, p1)) or (o4 == 0 and on_segment(q1, q2, p2)))
+def _within_box(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Whether c lies in the closed bounding box of a and b (for c collinear with a-b:
+    on the segment)."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    return ((lo <= c) & (c <= hi)).all(-1)
+
+
+def _segments_touch(p1: np.ndarray, p2: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
+    """Whether segments p1-p2 and q1-q2 share a point, for broadcastable ``(..., 2)``
+    arrays of end points: a proper crossing, an end point on the other segment, or a
+    collinear overlap. Exact for integer coordinates; the orientation signs are those
+    of the float64 cross products."""
+    o1, o2 = _orientation(p1, p2, q1), _orientation(p1, p2, q2)
+    o3, o4 = _orientation(q1, q2, p1), _orientation(q1, q2, p2)
+    proper = (o1 != o2) & (o3 != o4) & (o1 != 0) & (o2 != 0) & (o3 != 0) & (o4 != 0)
+    return (proper | ((o1 == 0) & _within_box(p1, p2, q1)) | ((o2 == 0) & _within_box(p1, p2, q2))
+            | ((o3 == 0) & _within_box(q1, q2, p1)) | ((o4 == 0) & _within_box(q1, q2, p2)))
+
+
+#: Edge pairs tested at once by :func:`self_intersection` (bounds its memory to a few
+#: tens of MB whatever the polygon's size).
+_PAIR_CHUNK = 1 << 18
 
 
 def self_intersection(points: np.ndarray) -> Optional[Tuple[int, int]]:
-    """Indices ``(i, j)`` of two non-adjacent edges (edge ``i`` joins point ``i`` and
-    ``i + 1``, the last one closes the polygon) that cross or touch; None if the
-    outline is simple."""
-    n = len(points)
-    for i in range(n):
-        for j in range(i + 2, n):
-            if i == 0 and j == n - 1:  # adjacent through the closing edge
-                continue
-            if _segments_cross(points[i], points[(i + 1) % n], points[j], points[(j + 1) % n]):
-                return i, j
+    """Indices ``(i, j)``, ``i < j``, of two non-adjacent edges (edge ``i`` joins point
+    ``i`` and ``i + 1``, the last one closes the polygon) that cross or touch; None if
+    the outline is simple. Of several such pairs, the first in ``(i, j)`` order.
+
+    Vectorised over blocks of edges: the pairs whose bounding boxes meet (two segments
+    that share a point always do) are found for a block of ``i`` against every ``j``,
+    and only those get the exact test, so a contour of thousands of points takes a
+    fraction of a second and memory stays bounded by ``_PAIR_CHUNK`` pairs.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    n = len(pts)
+    a, b = pts, np.roll(pts, -1, axis=0)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    rows = max(1, _PAIR_CHUNK // max(n, 1))
+    for start in range(0, max(n - 2, 0), rows):
+        i = np.arange(start, min(start + rows, n - 2))[:, None]
+        j = np.arange(start + 2, n)  # no block pairs an edge with an earlier one
+        candidate = (j >= i + 2) & ~((i == 0) & (j == n - 1))
+        candidate &= ((lo[i, 0] <= hi[None, j, 0]) & (lo[None, j, 0] <= hi[i, 0])
+                      & (lo[i, 1] <= hi[None, j, 1]) & (lo[None, j, 1] <= hi[i, 1]))
+        ii, jj = np.nonzero(candidate)  # row-major: in (i, j) order
+        if not len(ii):
+            continue
+        ii, jj = ii + start, jj + start + 2
+        hit = np.flatnonzero(_segments_touch(a[ii], b[ii], a[jj], b[jj]))
+        if len(hit):
+            return int(ii[hit[0]]), int(jj[hit[0]])
     return None
 
 

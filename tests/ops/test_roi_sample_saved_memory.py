@@ -8,6 +8,7 @@ samples a bounded number of RoIs.
 """
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -85,3 +86,52 @@ def test_each_call_samples_a_bounded_chunk(monkeypatch):
     per_roi = 32 * 14 * 14 * 4
     assert len(sizes) >= 512 * per_roi // roi_sample_torch.SAMPLE_CHUNK_BYTES
     assert max(sizes) <= roi_sample_torch.SAMPLE_CHUNK_BYTES
+
+
+def _mixed_case(channels, size):
+    gen = torch.Generator().manual_seed(3)
+    n = 40
+    feats = torch.randn(3, channels, *size, generator=gen)
+    xy = torch.rand(n, 2, generator=gen) * 90 - 10
+    rois = torch.cat([torch.randint(0, 3, (n, 1), generator=gen).float(), xy,   # unsorted images
+                      xy + 4 + 30 * torch.rand(n, 2, generator=gen)], 1)
+    mats = torch.eye(3) + 0.1 * torch.randn(n, 3, 3, generator=gen)
+    grid = 1.2 * torch.rand(n, 6 * 2, 5 * 2, 2, generator=gen) - 0.6
+    return feats, rois, {"none": None, "matrices": mats, "grid": grid}
+
+
+@pytest.mark.parametrize("padding", ["roi_align", "zeros", "border"])
+@pytest.mark.parametrize("channels,size", [(4, (20, 24)), (64, (48, 64))])  # grid_sample, row gathers
+def test_without_autograd_rois_are_sampled_in_bounded_groups_with_the_same_numbers(monkeypatch, padding, channels,
+                                                                                  size):
+    """Without gradients, the RoIs go through in groups of about NO_GRAD_CHUNK_BYTES
+    (output and coordinates), so the transients do not grow with N; the output is
+    bit-identical to sampling them all in one go."""
+    feats, rois, transforms = _mixed_case(channels, size)
+    assert roi_sample_torch.use_cell_gather(feats) == (channels == 64)
+    calls = []
+    real = roi_sample_torch.roi_sample_torch
+
+    def counting(features, rois, *args):
+        calls.append(rois.shape[0])
+        return real(features, rois, *args)
+
+    monkeypatch.setattr(roi_sample_torch, "roi_sample_torch", counting)
+    for name, transform in transforms.items():
+        with torch.no_grad():
+            monkeypatch.setattr(roi_sample_torch, "NO_GRAD_CHUNK_BYTES", 1 << 60)
+            whole = roi_sample_torch.roi_sample_torch(feats, rois, transform, (6, 5), 0.25, 2, padding)
+            assert calls == [40]
+            per_roi = 6 * 5 * (channels * 4 + 64 * 2 * 2)
+            monkeypatch.setattr(roi_sample_torch, "NO_GRAD_CHUNK_BYTES", 7 * per_roi)
+            calls.clear()
+            grouped = roi_sample_torch.roi_sample_torch(feats, rois, transform, (6, 5), 0.25, 2, padding)
+        assert calls == [40] + [7] * 5 + [5], name
+        assert torch.equal(grouped, whole), name
+        calls.clear()
+        # with autograd the RoIs stay in one call (the graph keeps its inputs anyway)
+        roi_sample_torch.roi_sample_torch(feats.requires_grad_(), rois, transform, (6, 5), 0.25, 2,
+                                          padding).sum().backward()
+        feats = feats.detach()
+        assert calls == [40], name
+        calls.clear()

@@ -1,6 +1,8 @@
 """The text spotting metric on hand-made cases."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -120,6 +122,47 @@ def test_bad_inputs_name_the_argument():
         spotting_counts([SQUARE], [0.9], [SQUARE], ["a"], ["a", "b"])
     with pytest.raises(ValueError, match="iou_threshold"):
         spotting_counts([SQUARE], [0.9], [SQUARE], iou_threshold=0)
+
+
+def test_zero_area_ground_truth_is_dont_care_with_a_warning():
+    line = np.array([[0, 20], [10, 20], [20, 20], [10, 20]], float)   # collinear: no area
+    point = np.full((4, 2), 50.0)
+    preds = [SQUARE, shifted(0, 20)]                                   # on the word, on the flat one
+    with pytest.warns(UserWarning, match=r"img_1.jpg: gt_polygons\[1\], gt_polygons\[2\] of zero area"):
+        c = spotting_counts(preds, [0.9, 0.8], [SQUARE, line, point], ["cat", "dog"], ["cat", "dog", "cow"],
+                            source="img_1.jpg")
+    # one word that can be found, found once; the prediction on the flat annotation is a false positive
+    assert c == SpottingCounts(det_tp=1, det_pred=2, e2e_tp=1, e2e_pred=2, num_gt=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # already don't-care: nothing to warn about
+        c = spotting_counts([SQUARE], [0.9], [SQUARE, line], gt_ignore=[False, True])
+    assert c == SpottingCounts(det_tp=1, det_pred=1, num_gt=1)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.1, 1.5, "0.5", None])
+def test_thresholds_outside_their_range_are_refused(bad):
+    from mmdet.registry import METRICS
+
+    with pytest.raises(ValueError, match=r"^score_threshold must be a number in \[0, 1\], got"):
+        spotting_counts([SQUARE], [0.9], [SQUARE], score_threshold=bad)
+    with pytest.raises(ValueError, match=r"TextSpottingMetric score_threshold must be a number in \[0, 1\]"):
+        METRICS.build(dict(type="TextSpottingMetric", score_threshold=bad))
+    with pytest.raises(ValueError, match=r"^iou_threshold must be a number in \(0, 1\], got"):
+        spotting_counts([SQUARE], [0.9], [SQUARE], iou_threshold=bad)
+    with pytest.raises(ValueError, match=r"TextSpottingMetric iou_threshold must be a number in \(0, 1\]"):
+        METRICS.build(dict(type="TextSpottingMetric", iou_threshold=bad))
+
+
+def test_registered_metric_names_the_image_of_a_zero_area_word():
+    from mmdet.registry import METRICS
+    from mmengine.structures import InstanceData
+
+    metric = METRICS.build(dict(type="TextSpottingMetric"))
+    gt = InstanceData(bboxes=torch.tensor([[0, 0, 10, 10], [20, 5, 20, 15]], dtype=torch.float32))
+    pred = InstanceData(bboxes=torch.tensor([[0, 0, 10, 10]], dtype=torch.float32), scores=torch.tensor([0.9]))
+    with pytest.warns(UserWarning, match=r"scene_7.png: gt_polygons\[1\] of zero area"):
+        metric.process({}, [dict(img_path="scene_7.png", gt_instances=gt, pred_instances=pred)])
+    assert metric.evaluate(1)["spotting/det_recall"] == 1.0
 
 
 def test_registered_metric_reads_mmdet_data_samples():
