@@ -10,6 +10,6 @@ setup:
 test: setup
 	$(PYTHON) -m pytest -q
 
-# The main job on its embedded default data.
+# The demo on its embedded default data (tools/demo.py).
 demo: setup
-	$(PYTHON) tools/main_job.py
+	$(PYTHON) tools/demo.py
