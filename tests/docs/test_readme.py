@@ -70,7 +70,8 @@ BUILD_CONFIG = textwrap.dedent("""
     register_all_modules()
     cfg = Config.fromfile(sys.argv[1])
     model = MODELS.build(cfg.model)
-    print(type(model).__name__, type(model.roi_head.bbox_roi_extractor).__name__)
+    extractor = model.roi_head.bbox_roi_extractor
+    assert type(extractor).__name__ == cfg.model.roi_head.bbox_roi_extractor.type, type(extractor)
 """)
 # Runs each tool's __main__ with argparse stopped right after a successful parse; prints
 # one JSON result per line: 'parsed', or the exit code and message of a refused line.
@@ -169,8 +170,44 @@ def _env():
     return env
 
 
-def _run(argv, cwd, timeout=300):
-    return subprocess.run(argv, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
+class _Launched:
+    """A child process started at once, its output in files; ``result()`` waits for it."""
+
+    def __init__(self, argv, cwd, name):
+        self.out, self.err = cwd / f"_{name}.out", cwd / f"_{name}.err"
+        with open(self.out, "w") as out, open(self.err, "w") as err:
+            self.proc = subprocess.Popen(argv, cwd=cwd, env=_env(), stdout=out, stderr=err, text=True)
+
+    def result(self, timeout=600):
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return self.proc.returncode, self.out.read_text(), self.err.read_text()
+
+
+@pytest.fixture(scope="module")
+def launched(workdir):
+    """Every Python block, cheap command and the parse-only run, started side by side (they
+    spend most of their time importing): {("block" | "command", line) or "parse": _Launched}."""
+    runs = {}
+    for code, line, without_openmmlab in _python_blocks():
+        config = CONFIG_FILE.match(code)
+        if config:
+            (workdir / config["name"]).write_text(code)
+            argv = [sys.executable, "-c", BUILD_CONFIG, config["name"]]
+        else:
+            argv = [sys.executable, "-c", (BLOCK_OPENMMLAB if without_openmmlab else "") + code]
+        runs["block", line] = _Launched(argv, workdir, f"block{line}")
+    for line, argv in _commands():
+        if _kind(argv) == "run":
+            runs["command", line] = _Launched([sys.executable] + argv[1:], workdir, f"command{line}")
+    argvs = [argv[1:] for _, argv in _commands() if _kind(argv) == "parse"]
+    runs["parse"] = _Launched([sys.executable, "-c", PARSE_ONLY, json.dumps(argvs)], workdir, "parse")
+    yield runs
+    for run in runs.values():
+        run.result()
 
 
 def test_the_readme_has_its_blocks():
@@ -189,46 +226,7 @@ def test_the_readme_is_a_front_door():
     assert lines <= 250, f"README.md has {lines} lines; details belong in docs/"
 
 
-@pytest.mark.parametrize("code, line, without_openmmlab", _python_blocks(), ids=lambda v: f"line{v}"
-                         if isinstance(v, int) and not isinstance(v, bool) else None)
-def test_python_block_runs(code, line, without_openmmlab, workdir):
-    config = CONFIG_FILE.match(code)
-    if config:
-        (workdir / config["name"]).write_text(code)
-        proc = _run([sys.executable, "-c", BUILD_CONFIG, config["name"]], workdir)
-    else:
-        proc = _run([sys.executable, "-c", (BLOCK_OPENMMLAB if without_openmmlab else "") + code], workdir)
-    assert proc.returncode == 0, f"README.md block at line {line} failed:\n{proc.stderr[-3000:]}"
-
-
-@pytest.mark.parametrize("line, argv", [c for c in _commands() if _kind(c[1]) == "run"],
-                         ids=lambda v: f"line{v}" if isinstance(v, int) else None)
-def test_cheap_command_runs_in_full(line, argv, workdir):
-    proc = _run([sys.executable] + argv[1:], workdir)
-    assert proc.returncode == 0, f"README.md line {line} failed: {' '.join(argv)}\n{proc.stderr[-3000:]}"
-
-
-@pytest.fixture(scope="module")
-def parsed(workdir):
-    """Every parse-only command line, parsed by its tool in one interpreter: {line: result}."""
-    commands = [(line, argv) for line, argv in _commands() if _kind(argv) == "parse"]
-    argvs = [argv[1:] for _, argv in commands]
-    proc = _run([sys.executable, "-c", PARSE_ONLY, json.dumps(argvs)], workdir)
-    found = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULTS ")]
-    assert found, f"the parse-only run failed:\n{proc.stderr[-3000:]}"
-    return dict(zip([line for line, _ in commands], json.loads(found[-1][len("RESULTS "):])))
-
-
-@pytest.mark.parametrize("line, argv", [c for c in _commands() if _kind(c[1]) == "parse"],
-                         ids=lambda v: f"line{v}" if isinstance(v, int) else None)
-def test_long_command_line_parses(line, argv, parsed):
-    result = parsed[line]
-    assert result["ok"], f"README.md line {line}: {' '.join(argv)}\n{result['why']}"
-    missing = [a for a in argv[1:] if a.split("/")[0] in LINKED and not (REPO / a).exists()]
-    assert not missing, f"README.md line {line} names files that do not exist: {missing}"
-
-
-def test_the_tested_checkpoint_is_the_one_training_writes():
+def test_the_tested_checkpoint_is_the_one_training_writes(launched):  # the children start first
     from mmengine.config import Config
 
     commands = [argv for _, argv in _commands()]
@@ -245,7 +243,7 @@ def test_the_tested_checkpoint_is_the_one_training_writes():
         assert iters % cfg.default_hooks.checkpoint.interval == 0, f"{config} does not save at iteration {iters}"
 
 
-def test_generated_data_is_where_the_config_reads_it():
+def test_generated_data_is_where_the_config_reads_it(launched):
     from mmengine.config import Config
 
     commands = [argv for _, argv in _commands()]
@@ -254,6 +252,39 @@ def test_generated_data_is_where_the_config_reads_it():
     for config in configs:
         assert Config.fromfile(str(REPO / config)).data_root.rstrip("/") in made, \
             f"{config} reads data that no README line generates"
+
+
+@pytest.mark.parametrize("code, line, without_openmmlab", _python_blocks(), ids=lambda v: f"line{v}"
+                         if isinstance(v, int) and not isinstance(v, bool) else None)
+def test_python_block_runs(code, line, without_openmmlab, launched):
+    returncode, _, stderr = launched["block", line].result()
+    assert returncode == 0, f"README.md block at line {line} failed:\n{stderr[-3000:]}"
+
+
+@pytest.mark.parametrize("line, argv", [c for c in _commands() if _kind(c[1]) == "run"],
+                         ids=lambda v: f"line{v}" if isinstance(v, int) else None)
+def test_cheap_command_runs_in_full(line, argv, launched):
+    returncode, _, stderr = launched["command", line].result()
+    assert returncode == 0, f"README.md line {line} failed: {' '.join(argv)}\n{stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def parsed(launched):
+    """Every parse-only command line, parsed by its tool in one interpreter: {line: result}."""
+    lines = [line for line, argv in _commands() if _kind(argv) == "parse"]
+    _, stdout, stderr = launched["parse"].result()
+    found = [ln for ln in stdout.splitlines() if ln.startswith("RESULTS ")]
+    assert found, f"the parse-only run failed:\n{stderr[-3000:]}"
+    return dict(zip(lines, json.loads(found[-1][len("RESULTS "):])))
+
+
+@pytest.mark.parametrize("line, argv", [c for c in _commands() if _kind(c[1]) == "parse"],
+                         ids=lambda v: f"line{v}" if isinstance(v, int) else None)
+def test_long_command_line_parses(line, argv, parsed):
+    result = parsed[line]
+    assert result["ok"], f"README.md line {line}: {' '.join(argv)}\n{result['why']}"
+    missing = [a for a in argv[1:] if a.split("/")[0] in LINKED and not (REPO / a).exists()]
+    assert not missing, f"README.md line {line} names files that do not exist: {missing}"
 
 
 @pytest.mark.parametrize("line, argv", [c for c in _commands() if _kind(c[1]) == "make"],
