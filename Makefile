@@ -12,9 +12,9 @@ setup:
 test: setup
 	$(PYTHON) -m pytest -q
 
-# The demo on its embedded default data.
+# The demo on its embedded default data (tools/demo.py).
 demo: setup
-	$(PYTHON) tools/main_job.py
+	$(PYTHON) tools/demo.py
 
 # Rewrites requirements/lock.txt from the newest releases inside pyproject.toml's ranges,
 # but for the reasoned holds of requirements/holds.txt (set up in $(LATEST_VENV)).

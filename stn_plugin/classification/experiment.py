@@ -1,7 +1,7 @@
 """The distorted-MNIST comparison of the STN paper, run end to end with mmengine.
 
 Used by ``tools/compare_mnist.py`` (CNN vs ST-CNN Aff / Proj / TPS on R, RTS, P, E)
-and ``tools/main_job.py`` (RTS, CNN vs ST-CNN Aff). For each variant it writes the
+and ``tools/mnist_rts_job.py`` (RTS, CNN vs ST-CNN Aff). For each variant it writes the
 train / test splits with the data generator (deterministic for the seed), then for
 each model builds the shipped config ``configs/mnist/<model>_<variant>.py``,
 points it at those files, sets the shared iteration budget, trains with mmengine's

@@ -4,7 +4,7 @@ A whole detector does not go through ``torch.onnx.export`` as one graph: its
 post-processing is data-dependent Python (per-image loops, score thresholds, NMS,
 empty-result branches), which a trace freezes at the traced image's values. OpenMMLab's
 own tool for this, mmdeploy, rewrites those parts, but mmdeploy 1.3.1 cannot be used
-beside this stack (see the README's "Deploying" section). So the detector is split
+beside this stack (see docs/deployment.md). So the detector is split
 where the data-dependent parts are:
 
 * ``features`` graph: the preprocessed batch ``(B, 3, H, W)`` -> the FPN levels and the

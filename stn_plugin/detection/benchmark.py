@@ -46,8 +46,8 @@ from ..cli.paths import config_path
 from ..cli.tool_process import ToolProcess
 from .digit_scenes import SCENE_PRESETS
 
-# Runs shorter than this are smoke runs: their scores are not compared (the main job
-# trains 600 iterations, the README's comparison 1500).
+# Runs shorter than this are smoke runs: their scores are not compared (the demo's
+# schedule, tools/demo.py, is shorter; the README's comparison trains 1500).
 MIN_ITERS_TO_COMPARE = 600
 
 CONFIGS = {

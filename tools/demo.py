@@ -1,6 +1,6 @@
-"""The main job (``make demo``): Faster R-CNN with and without an affine RoI rectifier.
+"""The demo (``make demo``): Faster R-CNN with and without an affine RoI rectifier.
 
-    .venv/bin/python tools/main_job.py [--iters N] [--out work_dirs/main_job]
+    .venv/bin/python tools/demo.py [--iters N] [--out work_dirs/demo]
 
 On the embedded digit-scenes benchmark (rotated, scaled and perspective-distorted
 MNIST digits on cluttered 128x128 canvases, COCO format with instance masks, made
@@ -25,10 +25,10 @@ DEFAULT_ITERS = 450
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Detection main job: Faster R-CNN baseline vs affine RoI rectifier")
+    p = argparse.ArgumentParser(description="Detection demo: Faster R-CNN baseline vs affine RoI rectifier")
     p.add_argument("--iters", type=int, default=DEFAULT_ITERS,
                    help=f"training iterations (batch 8) per variant (default {DEFAULT_ITERS})")
-    p.add_argument("--out", default=str(REPO / "work_dirs" / "main_job"),
+    p.add_argument("--out", default=str(REPO / "work_dirs" / "demo"),
                    help="parent folder; each variant's run writes a new timestamped subfolder")
     p.add_argument("--data", default=str(REPO / "data" / "digit_scenes"),
                    help="digit-scenes folder; generated there if missing")
@@ -40,11 +40,11 @@ def main(argv: Optional[Sequence[str]] = None):
     from stn_plugin.detection import benchmark as bench
 
     t0 = time.perf_counter()
-    print(f"main job: digit-scenes detection, Faster R-CNN baseline vs affine RoI rectifier, {args.iters} "
+    print(f"demo: digit-scenes detection, Faster R-CNN baseline vs affine RoI rectifier, {args.iters} "
           "iterations each, trained side by side (one torch thread each)", flush=True)
     rows = bench.main(["--iters", str(args.iters), "--variants", "baseline", "affine", "--parallel",
                        "--data", args.data, "--out", args.out])
-    print(f"main job: {(time.perf_counter() - t0) / 60:.1f} min in all. This short schedule shows the pipeline "
+    print(f"demo: {(time.perf_counter() - t0) / 60:.1f} min in all. This short schedule shows the pipeline "
           "end to end; the README's comparison uses tools/digit_scenes_benchmark.py --iters 1500.")
     return rows
 
