@@ -46,15 +46,19 @@ SETUPTOOLS_SPEC='setuptools>=77,<81'
 EXTRAS=test,detection,textrecog,demo,deploy,tensorboard
 LOCK="$ROOT/requirements/lock.txt"
 UNLOCKED="${STN_UNLOCKED:-0}"
-if [ "$UNLOCKED" = "1" ] || [ "$UNLOCKED" = "holds" ]; then
+case "$UNLOCKED" in 0|1|holds) ;; *) echo "[setup] error: STN_UNLOCKED must be 0, 1 or holds, got '$UNLOCKED'" >&2; exit 1;; esac
+if [ "$UNLOCKED" != "0" ]; then
   # torch and mmcv stay at the set-up's versions even unlocked: the mmcv wheel is
   # built against that torch
   STACK_PINS="$CACHE/stack-pins.txt"
   printf 'torch==%s\ntorchvision==%s\nmmcv==%s\n' "$TORCH_VERSION" "$TORCHVISION_VERSION" "$MMCV_VERSION" >"$STACK_PINS"
   CONSTRAINTS=(-c "$STACK_PINS")
-  if [ "$UNLOCKED" = "holds" ]; then CONSTRAINTS+=(-c "$ROOT/requirements/holds.txt"); fi
+  INSTALL_NOTE=" (newest releases)"
+  if [ "$UNLOCKED" = "holds" ]; then
+    CONSTRAINTS+=(-c "$ROOT/requirements/holds.txt")
+    INSTALL_NOTE=" (newest releases but the holds)"
+  fi
   UPGRADE=(--upgrade --upgrade-strategy eager)
-  INSTALL_NOTE=" (newest releases, unlocked)"
 else
   if [ ! -f "$LOCK" ]; then
     echo "[setup] error: $LOCK is missing; write it with 'make lock'" >&2
