@@ -35,7 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("config", help="spotting config (configs/spotting/...)")
     p.add_argument("checkpoint", help="trained weights (.pth), or 'none' for the config's initialisation")
     p.add_argument("images", help="an image file or a folder of images")
-    p.add_argument("--score-thr", type=finite_float, default=0.5, help="minimum detection score of a word (default 0.5)")
+    p.add_argument("--score-thr", type=finite_float, default=0.5,
+                   help="minimum detection score of a word, in [0, 1] (default 0.5)")
     p.add_argument("--out-dir", default=None,
                    help="output folder (default: work_dirs/spot_text/<timestamp>)")
     p.add_argument("--overwrite", action="store_true",

@@ -45,7 +45,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                                                                "model allows it, and number of RoIs)")
     parser.add_argument("--shape", type=positive_int, nargs=2, metavar=("H", "W"), help="input size to trace with "
                                                                               "(default: from the test pipeline)")
-    parser.add_argument("--tolerance", type=finite_float, default=1e-4, help="largest ORT - PyTorch difference accepted")
+    parser.add_argument("--tolerance", type=finite_float, default=1e-4,
+                        help="largest ORT - PyTorch difference accepted")
     parser.add_argument("--repeats", type=positive_int, default=10, help="timed runs per backend")
     parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction, help="override config settings")
     args = parser.parse_args(argv)

@@ -395,7 +395,8 @@ def generate_word_scenes(out_dir: Union[str, PathLike], num_train: int = 200, nu
 
     Refuses to touch an existing non-empty ``out_dir`` unless ``overwrite=True``, which
     first deletes the images and annotations an earlier run wrote
-    (:func:`~stn_plugin.datasets.coco_writer.prepare_coco_dir`). ``progress``: show a progress bar (mmengine's) per split.
+    (:func:`~stn_plugin.datasets.coco_writer.prepare_coco_dir`). ``progress``: show a
+    progress bar (mmengine's) per split.
     """
     if num_train < 0 or num_val < 0 or num_train + num_val == 0:
         raise ValueError(f"num_train and num_val must be >= 0 and not both 0, got {num_train} and {num_val}")

@@ -81,7 +81,8 @@ def test_a_failed_image_write_is_an_error_naming_the_file(tmp_path, monkeypatch,
     crops.mkdir()
     _image(crops / "w.png")
     monkeypatch.setattr(cv2, "imwrite", lambda *a, **k: False)
-    message = error_line(rectify_cli.main, [str(crops), "--out-dir", str(tmp_path / "out"), "--no-progress", "--no-figures"])
+    message = error_line(rectify_cli.main, [str(crops), "--out-dir", str(tmp_path / "out"), "--no-progress",
+                                            "--no-figures"])
     assert "could not write" in message and "w.png" in message
 
 
@@ -154,11 +155,13 @@ def test_unknown_rectifier_and_unwritable_out_dir(tmp_path, error_line):
     crops = tmp_path / "crops"
     crops.mkdir()
     _image(crops / "w0.png")
-    message = error_line(rectify_cli.main, [str(crops), "--out-dir", str(tmp_path / "out"), "--rectifier", "no-such", "--no-progress"])
+    message = error_line(rectify_cli.main, [str(crops), "--out-dir", str(tmp_path / "out"), "--rectifier", "no-such",
+                                            "--no-progress"])
     assert "no shipped rectifier named 'no-such'" in message
     corrupt = tmp_path / "r.pth"
     corrupt.write_bytes(b"not a rectifier")
-    message = error_line(rectify_cli.main, [str(crops), "--out-dir", str(tmp_path / "out"), "--rectifier", str(corrupt), "--no-progress"])
+    message = error_line(rectify_cli.main, [str(crops), "--out-dir", str(tmp_path / "out"), "--rectifier",
+                                            str(corrupt), "--no-progress"])
     assert f"--rectifier {corrupt}" in message and "cannot be loaded" in message
     blocker = tmp_path / "a_file"
     blocker.write_text("")
@@ -190,7 +193,8 @@ MALFORMED = [
     ("ctw1500", "img_1.xml", "<Annotations><box><segs>1,2</segs>\n</Annotations>", "img_1.xml:2: not well-formed"),
     ("ctw1500", "img_1.xml", "<Annotations><box><segs>4,4,44,4,44,20,4</segs></box></Annotations>",
      "img_1.xml: box 0 <segs>: expected an even number"),
-    ("ctw1500", "img_1.xml", "<Annotations><box><label>a</label></box></Annotations>", "img_1.xml: box 0 has no <segs>"),
+    ("ctw1500", "img_1.xml", "<Annotations><box><label>a</label></box></Annotations>",
+     "img_1.xml: box 0 has no <segs>"),
     ("mmocr", "det.json", '{"data_list": [\n{"img_path": "img_1.png",}]}', "det.json:2: not JSON"),
     ("mmocr", "det.json", json.dumps({"data_list": [{"img_path": "img_1.png", "instances": [
         {"polygon": [4, 4, 44, 4, 44, 20, 4]}]}]}), "det.json: data_list[0].instances[0].polygon: expected an even"),
@@ -207,7 +211,8 @@ def test_malformed_annotation_files_end_with_one_error_line(tmp_path, error_line
     (gt / name).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
     ann = gt / name if fmt == "mmocr" else gt
     out = tmp_path / "out"
-    message = error_line(rectify_cli.main, [str(images), "--annotations", str(ann), "--format", fmt, "--out-dir", str(out), "--no-progress"])
+    message = error_line(rectify_cli.main, [str(images), "--annotations", str(ann), "--format", fmt,
+                                            "--out-dir", str(out), "--no-progress"])
     assert expected in message, message
     assert str(gt / name) in message
     assert not out.exists()

