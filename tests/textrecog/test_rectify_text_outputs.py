@@ -216,3 +216,9 @@ def test_malformed_annotation_files_end_with_one_error_line(tmp_path, error_line
     assert expected in message, message
     assert str(gt / name) in message
     assert not out.exists()
+
+
+def test_labels_with_annotations_are_a_usage_error_not_ignored(tmp_path, usage_error_line):
+    line = usage_error_line(rectify_cli.main, [str(tmp_path), "--annotations", str(tmp_path), "--format",
+                                               "icdar2015", "--labels", str(tmp_path / "l.tsv")])
+    assert "--labels applies to word crops" in line
