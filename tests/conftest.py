@@ -32,3 +32,34 @@ def small_roi_rectifier():
                 p.add_(0.05 * torch.randn(p.shape, generator=gen))
         return ext.eval()
     return build
+
+
+@pytest.fixture
+def error_line():
+    """``error_line(main, argv)``: run a tool's ``main(argv)``, which must end with one
+    ``error: ...`` line (``SystemExit`` with that message); returns the line."""
+    def run(main, argv) -> str:
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        message = str(info.value.code)
+        assert message.startswith("error: ") and "\n" not in message and "Traceback" not in message, message
+        return message
+    return run
+
+
+@pytest.fixture
+def usage_error_line(capsys):
+    """``usage_error_line(main, argv)``: run a tool's ``main(argv)``, which must stop with
+    argparse's usage error (exit status 2, no traceback); returns its last line,
+    ``prog: error: argument --x: ...``."""
+    def run(main, argv) -> str:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        last = err.strip().splitlines()[-1]
+        assert "error: " in last, err
+        return last
+    return run

@@ -5,11 +5,15 @@
 
 ``IMAGES`` is an image file or a folder of them. Writes into ``--out-dir`` (default: a
 new ``work_dirs/spot_text/<timestamp>``; an existing non-empty folder is refused unless
-``--overwrite``): ``vis/<name>.png``, each image with every word's polygon and reading
-drawn, and ``results.json``, ``{image file: [{"bbox", "score", "text", "text_score",
-"polygon"}, ...]}`` in image pixels (see :mod:`stn_plugin.spotting.inference`).
-Unreadable images are skipped with a warning and counted. ``CHECKPOINT`` may be
-``none`` to run a config's untrained model (to try the pipeline out).
+``--overwrite``, which first deletes what an earlier run wrote there: ``vis/*.png`` and
+``results.json``): ``vis/<name>.png``, each image with every word's polygon and reading
+drawn (``a.jpg`` -> ``vis/a.png``; images that share a name but for the extension keep
+it: ``vis/a_jpg.png``, ``vis/a_png.png``), and ``results.json``, ``{image file: [{"bbox",
+"score", "text", "text_score", "polygon"}, ...]}`` in image pixels (see
+:mod:`stn_plugin.spotting.inference`). Unreadable images are skipped with a warning and
+counted; a bad argument or a drawing that cannot be written ends the tool with one
+``error:`` line. ``CHECKPOINT`` may be ``none`` to run a config's untrained model (to
+try the pipeline out).
 """
 from __future__ import annotations
 
@@ -20,6 +24,9 @@ import os.path as osp
 import sys
 import time
 
+from stn_plugin.cli.argument_types import finite_float
+from stn_plugin.cli.errors import config_syntax_named, exit_on_bad_input
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -28,33 +35,46 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("config", help="spotting config (configs/spotting/...)")
     p.add_argument("checkpoint", help="trained weights (.pth), or 'none' for the config's initialisation")
     p.add_argument("images", help="an image file or a folder of images")
-    p.add_argument("--score-thr", type=float, default=0.5, help="minimum detection score of a word (default 0.5)")
+    p.add_argument("--score-thr", type=finite_float, default=0.5,
+                   help="minimum detection score of a word, in [0, 1] (default 0.5)")
     p.add_argument("--out-dir", default=None,
                    help="output folder (default: work_dirs/spot_text/<timestamp>)")
-    p.add_argument("--overwrite", action="store_true", help="write into an existing non-empty --out-dir")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into an existing non-empty --out-dir (an earlier run's vis/*.png and results.json "
+                        "are deleted first)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not 0.0 <= args.score_thr <= 1.0:
+        p.error(f"argument --score-thr: expected a number in [0, 1], got {args.score_thr}")
+    return args
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    with exit_on_bad_input(), config_syntax_named(args.config):
+        return spot(args)
+
+
+def spot(args: argparse.Namespace) -> dict:
     import cv2
 
+    from stn_plugin.cli.paths import image_files
+    from stn_plugin.datasets.output_folders import check_output_dir, remove_earlier_outputs, unique_output_names
     from stn_plugin.spotting.inference import draw_words, load_spotter, spot_text
 
     out_dir = args.out_dir or osp.join(REPO, "work_dirs", "spot_text", time.strftime("%Y%m%d_%H%M%S"))
-    if osp.isdir(out_dir) and os.listdir(out_dir) and not args.overwrite:
-        sys.exit(f"--out-dir {out_dir!r} exists and is not empty; pass --overwrite or choose another folder")
-    from stn_plugin.cli.paths import image_files
-
+    check_output_dir(out_dir, args.overwrite, "--out-dir")
     try:
         files = image_files(args.images)
     except ValueError as err:
-        sys.exit(f"images: {err}")
+        raise ValueError(f"images: {err}") from None
     if not files:
-        sys.exit(f"images: no image files in {args.images!r}")
+        raise ValueError(f"images: no image files in {args.images!r}")
+    names = unique_output_names(files, args.images if osp.isdir(args.images) else "")
     checkpoint = None if args.checkpoint.lower() == "none" else args.checkpoint
     model = load_spotter(args.config, checkpoint, args.device)
+    if args.overwrite:
+        remove_earlier_outputs(out_dir, ["vis/**/*.png", "results.json"])
     os.makedirs(osp.join(out_dir, "vis"), exist_ok=True)
     results, unreadable = {}, 0
     for k, path in enumerate(files, 1):
@@ -65,8 +85,9 @@ def main(argv=None) -> dict:
             continue
         words = spot_text(model, [image], args.score_thr)[0]
         results[osp.basename(path)] = words
-        name = osp.splitext(osp.basename(path))[0] + ".png"
-        cv2.imwrite(osp.join(out_dir, "vis", name), draw_words(image, words))
+        target = osp.join(out_dir, "vis", names[k - 1])
+        if not cv2.imwrite(target, draw_words(image, words)):
+            raise OSError(f"could not write {target}")
         print(f"[{k}/{len(files)}] {osp.basename(path)}: {len(words)} words: "
               + " ".join(w["text"] or "?" for w in words[:12]) + (" ..." if len(words) > 12 else ""), flush=True)
     with open(osp.join(out_dir, "results.json"), "w", encoding="utf-8") as fh:

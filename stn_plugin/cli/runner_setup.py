@@ -18,11 +18,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
 import torch
+
+from . import errors
 
 
 def load_tool_config(config: str, launcher: str, cfg_options: Optional[dict], work_dir: Optional[str]):
@@ -80,18 +81,11 @@ def tool_setup() -> Iterator[None]:
         yield
 
 
-@contextmanager
-def exit_on_bad_input() -> Iterator[None]:
-    """Inside: our argument, config, file-system and checkpoint errors end the tool with
-    ``error: <message>`` (exit status 1) instead of a traceback."""
-    try:
-        yield
-    except (LauncherError, OSError, KeyError, ValueError) as err:
-        if isinstance(err, OSError) and err.errno is not None:
-            message = str(err)  # "[Errno 13] Permission denied: 'path'", not the bare errno
-        else:
-            message = err.args[0] if err.args else err
-        sys.exit(f"error: {message}")
+def exit_on_bad_input():
+    """Inside: our argument, config, file-system, launcher and checkpoint errors end the
+    tool with ``error: <message>`` (exit status 1) instead of a traceback
+    (:func:`stn_plugin.cli.errors.exit_on_bad_input`)."""
+    return errors.exit_on_bad_input(LauncherError)
 
 
 def check_work_dir(work_dir: str) -> None:

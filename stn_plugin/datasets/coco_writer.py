@@ -15,7 +15,7 @@ Example::
     ...         yield GeneratedScene(np.zeros((8, 8, 3), np.uint8),
     ...                              [dict(category_id=1, bbox=[1, 1, 2, 2], area=4, iscrowd=0)])
     >>> out = tempfile.mkdtemp() + '/scenes'
-    >>> out = check_output_dir(out, overwrite=False)  # refuses a non-empty folder
+    >>> out = prepare_coco_dir(out, ['train'], overwrite=False)  # refuses a non-empty folder
     >>> coco = write_coco_split(out, 'train', scenes(), categories=[dict(id=1, name='x')], info={},
     ...                         count=2, progress=False)
     >>> [a['id'] for a in coco['annotations']], coco['images'][1]['file_name']
@@ -33,6 +33,9 @@ import cv2
 import numpy as np
 
 from .provenance import library_versions
+from .output_folders import check_output_dir, check_split_name, remove_earlier_outputs
+
+__all__ = ["GeneratedScene", "check_output_dir", "prepare_coco_dir", "write_coco_split"]
 
 
 @dataclass
@@ -49,14 +52,18 @@ class GeneratedScene:
     image_fields: Dict = field(default_factory=dict)
 
 
-def check_output_dir(out_dir: Union[str, PathLike], overwrite: bool) -> Path:
-    """Refuse an existing ``out_dir`` that is a file or a non-empty folder unless ``overwrite``.
+def prepare_coco_dir(out_dir: Union[str, PathLike], splits: Iterable[str], overwrite: bool) -> Path:
+    """Check ``out_dir`` before scenes of ``splits`` are written into it.
 
-    A user's data are never replaced silently. Returns ``out_dir`` as a Path.
-    """
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
+    An existing non-empty folder is refused unless ``overwrite``; with ``overwrite`` the
+    files an earlier run wrote for these splits (``<split>/*.png`` and
+    ``annotations/<split>.json``) are deleted first, so a shorter new run leaves no
+    stale images; other files are kept. Split names must be plain folder names
+    (:func:`check_split_name`). Returns ``out_dir`` as a Path."""
+    splits = [check_split_name(s) for s in splits]
+    out = check_output_dir(out_dir, overwrite)
+    if overwrite:
+        remove_earlier_outputs(out, [p for s in splits for p in (f"{s}/*.png", f"annotations/{s}.json")])
     return out
 
 
@@ -70,6 +77,7 @@ def write_coco_split(out_dir: Union[str, PathLike], split: str, scenes: Iterable
     (for the progress bar, mmengine's; a mismatch is an error). ``name`` /
     ``object_noun`` label the progress lines. Returns the COCO dict that was written.
     """
+    check_split_name(split)
     if count < 0:
         raise ValueError(f"count of the {split!r} split must be >= 0, got {count}")
     out = Path(out_dir)

@@ -7,23 +7,29 @@ After exporting, the file (for a detector: the pair of files) runs in ONNX Runti
 the CPU beside the PyTorch model, at another batch size (and width) than traced when
 ``--dynamic``; the tool prints the largest absolute difference and both latencies,
 measured side by side in this run, and exits non-zero when the difference exceeds
-``--tolerance``.
+``--tolerance``. A bad argument, config or checkpoint ends the tool with one
+``error:`` line naming it.
 """
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import pickle
 import sys
 from typing import Optional, Sequence
 
 from .onnx_export import MAX_OPSET, MIN_OPSET
+from ..cli.argument_types import finite_float, positive_int
+from ..cli.errors import config_syntax_named, exit_on_bad_input
+from ..datasets.output_folders import check_output_file
 from ..ops.sampler_selection import SAMPLERS
 
 __all__ = ["parse_args", "main"]
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    from mmengine.config import DictAction
+    from ..cli.arguments import CfgOptionsAction
 
     parser = argparse.ArgumentParser(description="Export a model to ONNX and check it in ONNX Runtime")
     parser.add_argument("config", help="the model's config file")
@@ -37,20 +43,53 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                              "without a correct GridSample, opsets below 16)")
     parser.add_argument("--dynamic", action="store_true", help="dynamic batch size (and image size where the "
                                                                "model allows it, and number of RoIs)")
-    parser.add_argument("--shape", type=int, nargs=2, metavar=("H", "W"), help="input size to trace with "
+    parser.add_argument("--shape", type=positive_int, nargs=2, metavar=("H", "W"), help="input size to trace with "
                                                                               "(default: from the test pipeline)")
-    parser.add_argument("--tolerance", type=float, default=1e-4, help="largest ORT - PyTorch difference accepted")
-    parser.add_argument("--repeats", type=int, default=10, help="timed runs per backend")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction, help="override config settings")
-    return parser.parse_args(argv)
+    parser.add_argument("--tolerance", type=finite_float, default=1e-4,
+                        help="largest ORT - PyTorch difference accepted")
+    parser.add_argument("--repeats", type=positive_int, default=10, help="timed runs per backend")
+    parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction, help="override config settings")
+    args = parser.parse_args(argv)
+    if not MIN_OPSET <= args.opset <= MAX_OPSET:
+        parser.error(f"argument --opset: expected {MIN_OPSET}-{MAX_OPSET}, got {args.opset}")
+    if args.tolerance < 0:
+        parser.error(f"argument --tolerance: expected a number >= 0, got {args.tolerance}")
+    return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    from .model_export import check_exported, export_model, load_model
+    with exit_on_bad_input():
+        return export_and_check(args)
 
+
+def load_for_export(config: str, checkpoint: Optional[str], cfg_options: Optional[dict]):
+    """:func:`~.model_export.load_model`, with what a bad config, option or checkpoint
+    raises turned into a ``ValueError`` naming the file."""
+    from .model_export import load_model
+
+    if not os.path.isfile(config):
+        raise FileNotFoundError(f"config file not found: {config}")
+    if checkpoint is not None and not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
+    try:
+        with config_syntax_named(config):
+            return load_model(config, checkpoint, cfg_options)
+    except TypeError as err:  # a model option the config (or --cfg-options) gives that the model does not take
+        raise ValueError(f"{config}: cannot build its model: {err}") from None
+    except (pickle.UnpicklingError, EOFError, RuntimeError) as err:
+        if checkpoint is None:
+            raise
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise ValueError(f"checkpoint {checkpoint}: cannot be loaded ({type(err).__name__}: {first})") from None
+
+
+def export_and_check(args: argparse.Namespace) -> int:
+    from .model_export import check_exported, export_model
+
+    check_output_file(args.out, "--out")
     checkpoint = None if args.checkpoint.lower() == "none" else args.checkpoint
-    model, cfg = load_model(args.config, checkpoint, args.cfg_options)
+    model, cfg = load_for_export(args.config, checkpoint, args.cfg_options)
     files = export_model(model, cfg, args.out, args.opset, args.sampler, args.dynamic, args.shape)
     for path in files:
         print(f"wrote {path}")

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..datasets.coco_writer import GeneratedScene, check_output_dir, write_coco_split
+from ..datasets.coco_writer import GeneratedScene, prepare_coco_dir, write_coco_split
 from ..datasets.mnist_source import MNISTSource, load_mnist_source
 from ..geometry.coords import index_to_continuous_matrix
 
@@ -171,11 +171,14 @@ def generate_digit_scenes(out_dir: Union[str, PathLike], num_train: int = 800, n
     """Write train and val scenes with COCO annotations under ``out_dir``.
 
     Refuses to touch an existing non-empty ``out_dir`` unless ``overwrite=True``
-    (a user's data are never replaced silently). ``progress``: show a progress bar
-    (mmengine's) per split. Returns ``out_dir``.
+    (a user's data are never replaced silently), which first deletes the images and
+    annotations an earlier run wrote (:func:`~stn_plugin.datasets.coco_writer.prepare_coco_dir`).
+    ``progress``: show a progress bar (mmengine's) per split. Returns ``out_dir``.
     """
+    if num_train < 0 or num_val < 0 or num_train + num_val == 0:
+        raise ValueError(f"num_train and num_val must be >= 0 and not both 0, got {num_train} and {num_val}")
     opts = options or SceneOptions()
-    out = check_output_dir(out_dir, overwrite)
+    out = prepare_coco_dir(out_dir, ("train", "val"), overwrite)
     for split, count in (("train", num_train), ("val", num_val)):
         src = _select_digits(load_mnist_source(source, SPLIT_SOURCES[split]), opts.digits)
         rng = np.random.default_rng(np.random.SeedSequence([seed, ("train", "val").index(split)]))

@@ -30,6 +30,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from ..datasets.output_folders import check_split_name, remove_earlier_outputs
 from ..textrecog.text_formats import write_textrecog_json
 from .word_scenes import DONT_CARE_TEXT
 
@@ -65,11 +66,13 @@ def export_word_crops(ann_file: str, image_dir: str, out_dir: str, split: str = 
             uniform ``[-jitter, jitter]`` times the box's width (x) or height (y).
         jitter: see ``jittered_copies``; in ``[0, 0.5)``.
         seed: seed of the jitter.
-        overwrite: replace an existing split's crops.
+        overwrite: replace an existing split: its earlier crops (``<split>/*.png``) and
+            annotation file are deleted first; other files are kept.
         progress: print mmengine's progress bar when it is installed.
     """
     import cv2
 
+    check_split_name(split)
     if not osp.isfile(ann_file):
         raise FileNotFoundError(f"ann_file not found: {ann_file}")
     if not isinstance(jittered_copies, int) or jittered_copies < 0:
@@ -93,6 +96,8 @@ def export_word_crops(ann_file: str, image_dir: str, out_dir: str, split: str = 
         if ann["image_id"] not in images:
             raise ValueError(f"{ann_file}: annotation {ann.get('id')} refers to unknown image_id {ann['image_id']}")
         by_image.setdefault(ann["image_id"], []).append(ann)
+    if overwrite:
+        remove_earlier_outputs(out_dir, [f"{split}/*.png", f"textrecog_{split}.json"])
     os.makedirs(crop_dir, exist_ok=True)
     rng = np.random.default_rng(seed)
     bar = _progress_bar(len(by_image)) if progress else None
@@ -110,7 +115,8 @@ def export_word_crops(ann_file: str, image_dir: str, out_dir: str, split: str = 
                 boxes.append((x + d[0], y + d[1], x + w + d[2], y + h + d[3]))
             for copy, box in enumerate(boxes):
                 name = f"{image_id}_{ann['id']}_{copy}.png"
-                cv2.imwrite(osp.join(crop_dir, name), crop_box(image, box))
+                if not cv2.imwrite(osp.join(crop_dir, name), crop_box(image, box)):
+                    raise OSError(f"could not write {osp.join(crop_dir, name)}")
                 items.append(dict(img_path=f"{split}/{name}", text=ann["text"]))
         if bar is not None:
             bar.update()

@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from ..datasets.coco_writer import GeneratedScene, check_output_dir, write_coco_split
+from ..datasets.coco_writer import GeneratedScene, prepare_coco_dir, write_coco_split
 from ..geometry.coords import index_to_continuous_matrix
 from ..textrecog.scene_words import POLYGON_EDGE_POINTS
 from ..textrecog.synthetic_words import DISTORTIONS, WORD_SOURCES, distort_mask, find_fonts, sample_word
@@ -393,13 +393,15 @@ def generate_word_scenes(out_dir: Union[str, PathLike], num_train: int = 200, nu
     """Write train and val scenes with COCO annotations under ``out_dir`` (layout in
     the module docstring); returns ``out_dir``.
 
-    Refuses to touch an existing non-empty ``out_dir`` unless ``overwrite=True``.
-    ``progress``: show a progress bar (mmengine's) per split.
+    Refuses to touch an existing non-empty ``out_dir`` unless ``overwrite=True``, which
+    first deletes the images and annotations an earlier run wrote
+    (:func:`~stn_plugin.datasets.coco_writer.prepare_coco_dir`). ``progress``: show a
+    progress bar (mmengine's) per split.
     """
     if num_train < 0 or num_val < 0 or num_train + num_val == 0:
         raise ValueError(f"num_train and num_val must be >= 0 and not both 0, got {num_train} and {num_val}")
     opts = options or WordSceneOptions()
-    out = check_output_dir(out_dir, overwrite)
+    out = prepare_coco_dir(out_dir, SPLITS, overwrite)
     fonts = find_fonts()
     for split, count in zip(SPLITS, (num_train, num_val)):
         scenes = (_generated(render_word_scene(seed, i, split, opts, fonts)) for i in range(count))

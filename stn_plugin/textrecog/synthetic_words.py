@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..datasets.provenance import library_versions
+from ..datasets.output_folders import check_split_name, remove_earlier_outputs
 from .text_formats import write_textrecog_json
 
 DISTORTIONS = ("none", "rotate", "perspective", "curve", "arc")
@@ -356,7 +357,8 @@ def _write_one(args) -> dict:
     out_dir, split, seed, index, distortions, word_source, fonts = args
     img, word, distortion, warp = make_sample(seed, index, distortions, word_source, fonts, with_warp=True)
     rel = f"{split}/{index:06d}.png"
-    cv2.imwrite(osp.join(out_dir, rel), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    if not cv2.imwrite(osp.join(out_dir, rel), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {osp.join(out_dir, rel)}")
     return dict(img_path=rel, text=word, distortion=distortion, warp=np.round(warp, 4).tolist())
 
 
@@ -368,8 +370,10 @@ def generate_synthetic_words(out_dir: str, num_samples: int, seed: int = 0, spli
     file ``<out_dir>/textrecog_<split>.json``; returns the annotation file's path.
 
     Refuses to touch a split that exists (its annotation file, or a non-empty
-    ``<split>/`` folder) unless ``overwrite=True``, which writes the new files over
-    it; other splits in ``out_dir`` are never touched.
+    ``<split>/`` folder) unless ``overwrite=True``, which first deletes the split's
+    earlier images (``<split>/*.png``) and annotation file; other splits and files in
+    ``out_dir`` are never touched. ``split`` must be a plain folder name
+    (:func:`~stn_plugin.datasets.output_folders.check_split_name`).
 
     Args:
         distortions: which of :data:`DISTORTIONS` to draw from (uniformly).
@@ -377,8 +381,11 @@ def generate_synthetic_words(out_dir: str, num_samples: int, seed: int = 0, spli
         workers: processes (the result does not depend on it).
         progress: show a progress bar (mmengine's), or call ``progress(done, total)``.
     """
+    check_split_name(split)
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     bad = [d for d in distortions if d not in DISTORTIONS]
     if bad or not distortions:
         raise ValueError(f"distortions must be a non-empty subset of {DISTORTIONS}, got {list(distortions)}")
@@ -389,6 +396,8 @@ def generate_synthetic_words(out_dir: str, num_samples: int, seed: int = 0, spli
     if not overwrite and (osp.exists(ann) or (osp.isdir(split_dir) and os.listdir(split_dir))):
         raise FileExistsError(f"split {split!r} exists in {out_dir} ({ann} or {split_dir}/); pass "
                               "overwrite=True (--overwrite) to replace it")
+    if overwrite:
+        remove_earlier_outputs(out_dir, [f"{split}/*.png", f"textrecog_{split}.json"])
     fonts = tuple(find_fonts())
     os.makedirs(split_dir, exist_ok=True)
     jobs = [(out_dir, split, seed, i, tuple(distortions), word_source, fonts) for i in range(num_samples)]

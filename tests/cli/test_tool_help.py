@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 from pathlib import Path
 
@@ -19,11 +20,20 @@ class _Parsed(Exception):
         self.parser = parser
 
 
-def _parser_of(path: Path) -> argparse.ArgumentParser:
-    """The tool's parser, captured when the tool first asks it to parse (nothing else runs)."""
-    spec = importlib.util.spec_from_file_location(f"_tool_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+# the logic of the thin tools/ scripts that hold no parser themselves
+PACKAGE_CLIS = ["stn_plugin.textrecog.rectify_cli", "stn_plugin.deployment.export_cli",
+                "stn_plugin.deployment.evaluate_cli"]
+
+
+def _parser_of(path) -> argparse.ArgumentParser:
+    """The tool's parser, captured when the tool first asks it to parse (nothing else runs);
+    ``path``: a tool's file or a package CLI module's name."""
+    if isinstance(path, str):
+        module = importlib.import_module(path)
+    else:
+        spec = importlib.util.spec_from_file_location(f"_tool_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     entry = getattr(module, "parse_args", None) or module.main
 
     def capture(self, *args, **kwargs):
@@ -42,16 +52,17 @@ def _parser_of(path: Path) -> argparse.ArgumentParser:
             return parsed.parser
     finally:
         argparse.ArgumentParser.parse_args = original
-    raise AssertionError(f"{path.name} did not build an argument parser")
+    raise AssertionError(f"{path} did not build an argument parser")
 
 
 def test_tools_were_found():
     assert len(TOOLS) >= 10, [p.name for p in TOOLS]
 
 
-@pytest.mark.parametrize("path", TOOLS, ids=lambda p: str(p.relative_to(REPO / "tools")))
+@pytest.mark.parametrize("path", TOOLS + PACKAGE_CLIS,
+                         ids=lambda p: p if isinstance(p, str) else str(p.relative_to(REPO / "tools")))
 def test_every_flag_has_help(path):
     parser = _parser_of(path)
     missing = [a.option_strings[0] if a.option_strings else a.dest for a in parser._actions
                if not isinstance(a, argparse._HelpAction) and not a.help]
-    assert not missing, f"{path.name}: flags without help text: {missing}"
+    assert not missing, f"{path}: flags without help text: {missing}"

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from stn_plugin.datasets.coco_writer import GeneratedScene, check_output_dir, write_coco_split
+from stn_plugin.datasets.coco_writer import GeneratedScene, check_output_dir, prepare_coco_dir, write_coco_split
 
 CATEGORIES = [dict(id=1, name="thing")]
 
@@ -53,3 +53,24 @@ def test_count_must_match_and_be_non_negative(tmp_path):
         write_coco_split(tmp_path, "train", _scenes(2), CATEGORIES, {}, count=3, progress=False)
     with pytest.raises(ValueError, match="'train' split must be >= 0"):
         write_coco_split(tmp_path, "train", _scenes(0), CATEGORIES, {}, count=-1, progress=False)
+
+
+def test_overwrite_deletes_the_earlier_runs_images_only(tmp_path):
+    out = prepare_coco_dir(tmp_path / "scenes", ["train", "val"], overwrite=False)
+    write_coco_split(out, "train", _scenes(3), CATEGORIES, info={}, count=3, progress=False)
+    (out / "README.txt").write_text("a user's note")
+    with pytest.raises(FileExistsError, match="not empty"):
+        prepare_coco_dir(out, ["train", "val"], overwrite=False)
+    out = prepare_coco_dir(out, ["train", "val"], overwrite=True)
+    write_coco_split(out, "train", _scenes(1), CATEGORIES, info={}, count=1, progress=False)
+    assert sorted(p.name for p in (out / "train").iterdir()) == ["000000.png"]  # no stale 000001/000002
+    assert (out / "README.txt").read_text() == "a user's note"
+
+
+@pytest.mark.parametrize("split", ["../x", "a/b", ""])
+def test_split_names_outside_the_folder_are_refused(tmp_path, split):
+    with pytest.raises(ValueError, match="split name must be"):
+        write_coco_split(tmp_path / "scenes", split, _scenes(1), CATEGORIES, info={}, count=1, progress=False)
+    with pytest.raises(ValueError, match="split name must be"):
+        prepare_coco_dir(tmp_path / "scenes", [split], overwrite=False)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "scenes").exists()

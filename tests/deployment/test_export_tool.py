@@ -46,3 +46,66 @@ def test_export_tool_classifier_and_tolerance(tmp_path, capsys):
     assert "| DigitClassifier | 20 | gridsample |" in capsys.readouterr().out
     assert main(args + ["--tolerance", "0"]) == 1  # float32 never matches exactly here
     assert "exceeds --tolerance" in capsys.readouterr().err
+
+
+MNIST = osp.join(CONFIGS, "mnist", "st-cnn-tps_rts.py")
+RECOGNIZER = osp.join(CONFIGS, "textrecog", "crnn-tps_synthetic-words.py")
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint")
+    (tmp_path / "syntax.py").write_text("model = dict(type='DigitClassifier'\n")
+    (tmp_path / "garbage.onnx").write_bytes(b"not a model")
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["missing.py", "none"], "config file not found: missing.py"),
+    ([MNIST, "missing.pth"], "checkpoint not found: missing.pth"),
+    ([MNIST, "{d}/garbage.pth"], "checkpoint {d}/garbage.pth: cannot be loaded"),
+    (["{d}/syntax.py", "none"], "config {d}/syntax.py:1: not valid Python ('(' was never closed)"),
+    ([MNIST, "none", "--cfg-options", "model.no_such_option=1"], "cannot build its model"),
+    ([MNIST, "none", "--out", "{d}/missing/m.onnx"], "--out {d}/missing/m.onnx: its folder"),
+    ([MNIST, "none", "--out", "{d}"], "is a folder"),
+])
+def test_export_tool_bad_inputs_are_one_error_line(bad_files, error_line, argv, expected):
+    d = str(bad_files)
+    argv = [a.format(d=d) for a in argv]
+    if "--out" not in argv:
+        argv += ["--out", f"{d}/m.onnx"]
+    message = error_line(main, argv)
+    assert expected.format(d=d).lower() in message.lower(), message
+    assert not (bad_files / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("option,value", [("--opset", "5"), ("--opset", "99"), ("--repeats", "0"),
+                                          ("--tolerance", "nan"), ("--tolerance", "-1"),
+                                          ("--cfg-options", "model.x")])
+def test_export_tool_bad_arguments_are_usage_errors(tmp_path, usage_error_line, option, value):
+    line = usage_error_line(main, [MNIST, "none", "--out", str(tmp_path / "m.onnx"), option, value])
+    assert option in line
+
+
+def test_export_tool_bad_shape_is_a_usage_error(tmp_path, usage_error_line):
+    line = usage_error_line(main, [MNIST, "none", "--out", str(tmp_path / "m.onnx"), "--shape", "0", "28"])
+    assert "--shape" in line
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["missing.py", "{d}/garbage.onnx"], "config file not found: missing.py"),
+    ([RECOGNIZER, "{d}/missing.onnx"], "ONNX file not found"),
+    ([RECOGNIZER, "{d}/garbage.onnx"], "{d}/garbage.onnx: not a valid ONNX model"),
+])
+def test_onnx_evaluation_tool_bad_inputs_are_one_error_line(bad_files, error_line, argv, expected):
+    from stn_plugin.deployment.evaluate_cli import main as evaluate_main
+
+    d = str(bad_files)
+    message = error_line(evaluate_main, [a.format(d=d) for a in argv] + ["--work-dir", f"{d}/wd"])
+    assert expected.format(d=d) in message
+
+
+def test_onnx_evaluation_tool_bad_threads_is_a_usage_error(tmp_path, usage_error_line):
+    from stn_plugin.deployment.evaluate_cli import main as evaluate_main
+
+    assert "--num-threads" in usage_error_line(evaluate_main, [RECOGNIZER, "x.onnx", "--num-threads", "0"])

@@ -77,3 +77,46 @@ def test_draw_words_marks_the_polygon_and_leaves_the_input_alone():
     drawn = draw_words(image, [word])
     assert not image.any() and drawn.shape == image.shape
     assert drawn[30, 9:11].any() and not drawn[30, 60].any()  # the left edge drawn, the inside empty
+
+
+def test_images_sharing_a_stem_get_distinct_drawings_and_overwrite_deletes_the_earlier_ones(images, tmp_path):
+    source = next(p for p in sorted(images.iterdir()) if p.suffix == ".png")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    image = cv2.imread(str(source))
+    cv2.imwrite(str(folder / "a.png"), image)
+    cv2.imwrite(str(folder / "a.jpg"), image)
+    out = tmp_path / "out"
+    (out / "vis").mkdir(parents=True)
+    (out / "vis" / "stale.png").write_bytes(b"an earlier run's drawing")
+    (out / "mine.txt").write_text("user data")
+    torch.manual_seed(0)
+    results = _tool().main([str(CONFIG), "none", str(folder), "--score-thr", "0", "--out-dir", str(out),
+                            "--overwrite"])
+    assert sorted(results) == ["a.jpg", "a.png"]
+    assert sorted(p.name for p in (out / "vis").iterdir()) == ["a_jpg.png", "a_png.png"]
+    assert (out / "mine.txt").read_text() == "user data"
+
+
+def test_a_failed_drawing_write_is_one_error_line(images, tmp_path, monkeypatch, error_line):
+    monkeypatch.setattr(cv2, "imwrite", lambda *a, **k: False)
+    message = error_line(_tool().main, [str(CONFIG), "none", str(images), "--out-dir", str(tmp_path / "out")])
+    assert message.startswith("error: could not write") and str(tmp_path / "out" / "vis") in message
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["--score-thr", "nan"], "--score-thr"), (["--score-thr", "2"], "--score-thr"),
+])
+def test_bad_arguments_are_usage_errors(images, tmp_path, usage_error_line, argv, expected):
+    assert expected in usage_error_line(_tool().main, [str(CONFIG), "none", str(images), "--out-dir",
+                                                       str(tmp_path / "o"), *argv])
+
+
+@pytest.mark.parametrize("config,checkpoint,expected", [
+    ("missing.py", "none", "config file not found: missing.py"),
+    (str(CONFIG), "missing.pth", "checkpoint not found: missing.pth"),
+])
+def test_missing_files_are_one_error_line(images, tmp_path, error_line, config, checkpoint, expected):
+    assert error_line(_tool().main, [config, checkpoint, str(images), "--out-dir", str(tmp_path / "o")]) == \
+        f"error: {expected}"
+    assert not (tmp_path / "o").exists()

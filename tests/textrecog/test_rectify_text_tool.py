@@ -1,7 +1,6 @@
 """tools/rectify_text.py: a folder of crops with the shipped rectifier (no config or
 checkpoint), corrupt files skipped, scene images + annotations, and the recognizer mode."""
 import csv
-import importlib.util
 import json
 import os.path as osp
 
@@ -17,10 +16,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("rectify_text_tool", osp.join(REPO, "tools", "rectify_text.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """The logic behind tools/rectify_text.py (the script is a thin wrapper)."""
+    from stn_plugin.textrecog import rectify_cli
+    return rectify_cli
 
 
 def _tsv(path):

