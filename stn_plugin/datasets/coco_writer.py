@@ -32,8 +32,8 @@ from typing import Dict, Iterable, List, Union
 import cv2
 import numpy as np
 
-from .provenance import library_versions
 from .output_folders import check_output_dir, check_split_name, remove_earlier_outputs
+from .provenance import library_versions
 
 __all__ = ["GeneratedScene", "check_output_dir", "prepare_coco_dir", "write_coco_split"]
 
