@@ -28,7 +28,8 @@ ALPHA_BACKGROUND = 255.0
 class TextCrop:
     """One crop: ``pixels`` ``(H, W, C)`` (C = 1 or 3, RGB order) in its own dtype, and
     ``scale``, the factor that takes its values to ``[0, 255]``. No float copy of a
-    large crop is made here: :func:`model_input` shrinks first, the sampler converts."""
+    large crop is made here: :func:`model_input` shrinks it first, and the sampler
+    converts it once."""
 
     def __init__(self, pixels: np.ndarray, scale: float) -> None:
         self.pixels, self.scale = pixels, scale
@@ -36,13 +37,6 @@ class TextCrop:
     @property
     def size(self) -> Tuple[int, int]:
         return tuple(self.pixels.shape[:2])
-
-    def as_float(self) -> np.ndarray:
-        """The crop as float32 in ``[0, 255]``."""
-        out = self.pixels.astype(np.float32)
-        if self.scale != 1:
-            out *= self.scale
-        return out
 
 
 def _value_scale(arr: np.ndarray, where: str) -> float:

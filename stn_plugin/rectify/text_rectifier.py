@@ -40,7 +40,7 @@ from .images import ImageLike, TextCrop, model_input, read_crop
 from .preprocessor import build_preprocessor
 from .rectifier_file import load_rectifier_file, pretrained_path, rectifier_spec, save_rectifier_file
 
-__all__ = ["OUT_SIZES", "Rectification", "TextRectifier"]
+__all__ = ["OUT_SIZES", "Rectification", "TextRectifier", "check_out_size"]
 
 OUT_SIZES = ("text", "crop", "model")
 
