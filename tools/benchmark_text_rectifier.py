@@ -35,7 +35,7 @@ def main(argv=None):
     import torch
     torch.set_num_threads(args.threads)
     from stn_plugin.textrecog.synthetic_words import make_sample
-    from stn_plugin.textrecog.text_rectifier import TextRectifier
+    from stn_plugin.rectify import TextRectifier
 
     out_size = tuple(int(v) for v in args.out_size.split(",")) if "," in args.out_size else args.out_size
     rectifier = TextRectifier.from_pretrained(args.rectifier, device=args.device, batch_size=args.batch_size,

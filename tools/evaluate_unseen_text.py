@@ -53,7 +53,7 @@ def main(argv=None):
     from stn_plugin.textrecog.metrics import text_recognition_scores
     from stn_plugin.textrecog.rectify import TESSERACT_HELP, run_tesseract, tesseract_available
     from stn_plugin.textrecog.scene_words import write_scene_words
-    from stn_plugin.textrecog.text_rectifier import TextRectifier
+    from stn_plugin.rectify import TextRectifier
 
     if not tesseract_available(args.tesseract_cmd):
         sys.exit(TESSERACT_HELP)

@@ -19,7 +19,8 @@ import argparse
 import json
 import os.path as osp
 
-from stn_plugin.textrecog.text_rectifier import TextRectifier, fixed_set_scores
+from stn_plugin.rectify import TextRectifier
+from stn_plugin.textrecog.rectifier_scores import fixed_set_scores
 
 
 def parse_args(argv=None):

@@ -28,7 +28,7 @@ from .visualization import TextRecogVisualizationHook  # noqa: E402
 # rectification for any OCR engine: learned (shipped weights) and geometric (from polygons)
 from .geometric_rectification import rectify_regions, region_geometry  # noqa: E402
 from .region_annotations import read_annotations  # noqa: E402
-from .text_rectifier import TextRectifier  # noqa: E402
+from ..rectify import TextRectifier  # noqa: E402
 from .text_regions import DegenerateRegionError, TextRegion  # noqa: E402
 
 __all__ = [name for name in dir() if not name.startswith("_")]

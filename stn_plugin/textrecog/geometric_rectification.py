@@ -21,7 +21,6 @@ rectifier's transform (:func:`rectify_regions` with ``refiner``).
 """
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Tuple, Union
@@ -31,6 +30,7 @@ import torch
 from torch import Tensor
 
 from ..geometry.coords import index_to_continuous_matrix, pixel_matrix_to_normalized, pixel_to_normalized
+from ..geometry.frames import auto_sampling_ratio, bounded_size
 from ..geometry.tps import ThinPlateSpline
 from ..geometry.transforms import ComposedTransform, MatrixTransform, TPSTransform, Transform
 from ..ops.warp import warp
@@ -136,7 +136,8 @@ def region_geometry(points: np.ndarray, image_size: Sequence[int], name: str = "
     :func:`~stn_plugin.textrecog.text_regions.check_region`).
 
     ``height``: force the output height (the length follows the word's aspect);
-    ``max_side``: scale the output down so neither side exceeds it.
+    ``max_side``: scale the output down so neither side exceeds it, the aspect kept
+    (:func:`~stn_plugin.geometry.frames.bounded_size`).
     """
     pts = check_region(points, image_size, name)
     top, bottom = split_top_bottom(pts)
@@ -150,9 +151,8 @@ def region_geometry(points: np.ndarray, image_size: Sequence[int], name: str = "
     natural = (h, w)
     if height is not None:
         h, w = int(height), max(1, int(round(w * height / h)))
-    if max_side is not None and max(h, w) > max_side:
-        s = max_side / max(h, w)
-        h, w = max(1, int(round(h * s))), max(1, int(round(w * s)))
+    if max_side is not None:
+        h, w = bounded_size(h, w, min_side=1, max_side=max_side)
     if len(pts) == 4:
         return RegionGeometry(perspective_transform(pts, image_size, (h, w)), (h, w), "perspective", top, bottom,
                               natural)
@@ -198,7 +198,7 @@ def rectify_regions(image: Union[np.ndarray, Tensor], regions: Sequence[Union[Te
             pixels one output pixel spans (at most 4).
         height, max_side: see :func:`region_geometry`.
         refiner: optional learned refinement, e.g. a
-            :class:`~stn_plugin.textrecog.text_rectifier.TextRectifier`'s
+            :class:`~stn_plugin.rectify.TextRectifier`'s
             ``refine_transforms``: ``(crops, transforms, sizes) -> (transforms, sizes)``;
             the image is still sampled once, by the composed transform.
 
@@ -251,8 +251,7 @@ def _ratio(sampling_ratio: Union[int, str], geom: Optional[RegionGeometry]) -> i
         if not isinstance(sampling_ratio, int) or sampling_ratio < 1:
             raise ValueError(f"sampling_ratio must be a positive int or 'auto', got {sampling_ratio!r}")
         return sampling_ratio
-    scale = max(n / s for n, s in zip(geom.natural_size, geom.size))
-    return int(min(4, max(1, math.ceil(scale - 0.25))))
+    return auto_sampling_ratio(geom.natural_size, geom.size)
 
 
 def _sample(src: Tensor, transform: Transform, size: Sequence[int], sampling_ratio: int) -> Tensor:

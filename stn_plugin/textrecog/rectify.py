@@ -1,14 +1,11 @@
 """Rectify text crops with a trained recognizer's preprocessor, draw what it does, and
 read crops with Tesseract.
 
-The preprocessor's transform lives in normalised coordinates, so it is predicted on
-the model-sized input (e.g. 32x100) and then applied to the *original* crop at any
-output resolution: the rectified crop for a human or for Tesseract is sampled once
-from the full-resolution crop, not upsampled from 32x100.
+The rectification itself is :class:`stn_plugin.rectify.TextRectifier`'s; this module
+adds the recognizer: loading it from a config, reading crops with it, and figures.
 """
 from __future__ import annotations
 
-import math
 import os.path as osp
 import shutil
 import subprocess
@@ -20,9 +17,10 @@ import numpy as np
 import torch
 
 from ..geometry.coords import normalized_to_pixel
+from ..geometry.frames import frame_outline
 from ..geometry.transforms import TPSTransform, Transform
-from ..ops.warp import warp
-from .transforms import resize_text_crop
+from ..rectify.images import resize_text_crop
+from ..rectify.text_rectifier import TextRectifier
 
 
 def load_recognizer(config: str, checkpoint: Optional[str] = None, device: str = "cpu"):
@@ -58,69 +56,36 @@ def model_input_size(cfg) -> Tuple[int, int]:
                    "the model's input size)")
 
 
-@torch.no_grad()
-def text_frame_size(transform: Transform, crop_size: Sequence[int], min_side: int = 8,
-                    samples: int = 33) -> Tuple[int, int]:
-    """``(h, w)`` in pixels of the region a one-crop ``transform`` samples from a crop of
-    ``crop_size = (H, W)``: ``h`` is the mean distance between where the output frame's
-    top and bottom edges land, ``w`` the length of where its centre line lands -- the
-    size at which the rectified word keeps its proportions and its pixel scale."""
-    # transform_outline's lines alternate horizontal / vertical: with 3 of each, the
-    # horizontal ones are the top edge, the centre line and the bottom edge
-    top, centre, bottom = transform_outline(transform, crop_size, lines=3, per_line=samples)[0::2]
-    height = float(np.linalg.norm(bottom - top, axis=-1).mean())
-    length = float(np.linalg.norm(np.diff(centre, axis=0), axis=-1).sum())
-    if not (math.isfinite(height) and math.isfinite(length)):
-        raise ValueError("the transform maps the output frame to non-finite points")
-    return max(min_side, round(height)), max(min_side, round(length))
-
-
-@torch.no_grad()
 def rectify_crops(model, crops: Sequence[np.ndarray], input_size: Sequence[int],
                   out_size: Union[None, str, Sequence[int]] = None, batch_size: int = 64
                   ) -> Tuple[List[np.ndarray], List[Optional[Transform]], List[Tuple[str, float]]]:
-    """Rectify ``(H, W, C)`` uint8 crops of any size.
+    """Rectify ``(H, W, C)`` uint8 RGB crops of any size with a recognizer's
+    preprocessor, and read them with the recognizer.
 
-    Each crop is resized to ``input_size`` (as in the test pipeline) for the model,
-    whose preprocessor predicts the transform; the transform then resamples the
-    *original* crop to ``out_size``: ``(h, w)``, ``'crop'`` (each crop's own size, so
-    only the geometry changes), ``'text'`` (the sampled region's own height and length
-    in crop pixels, :func:`text_frame_size`: a flattened word keeps its proportions)
-    or None (the preprocessor's output aspect at the crop's height). Returns rectified
-    crops (uint8, same channels), the per-crop transforms (None without a preprocessor)
-    and the recognizer's ``(text, score)`` per crop.
+    The rectification is :meth:`TextRectifier.from_recognizer
+    <stn_plugin.rectify.TextRectifier.from_recognizer>`'s (the localization net sees
+    each crop resized to ``input_size``; the transform resamples the *original* crop)
+    at ``out_size``: ``(h, w)``, ``'crop'`` (each crop's own size, so only the geometry
+    changes), ``'text'`` (the sampled region's own height and length, see
+    :mod:`stn_plugin.geometry.frames`) or None (the preprocessor's output aspect at the
+    crop's height). Returns rectified crops (uint8, same channels), the per-crop
+    transforms (None without a preprocessor) and the recognizer's ``(text, score)``
+    per crop (:func:`recognize_crops`).
     """
-    rectified, transforms, texts = [], [], []
+    if not (out_size is None or out_size in ("crop", "text") or not isinstance(out_size, str)):
+        raise ValueError(f"out_size: expected (h, w), 'crop', 'text' or None, got {out_size!r}")
+    texts = []
     for start in range(0, len(crops), batch_size):
-        chunk = crops[start:start + batch_size]
-        batch = torch.stack([torch.from_numpy(np.ascontiguousarray(
-            resize_text_crop(c, tuple(input_size)).transpose(2, 0, 1))) for c in chunk])
-        data = model.data_preprocessor(dict(inputs=batch), training=False)
-        logits, transform = model.extract_logits(data["inputs"])
-        texts += model.decode_logits(logits)
-        for i, crop in enumerate(chunk):
-            t = None if transform is None else transform.select(slice(i, i + 1))
-            transforms.append(t)
-            if t is None:
-                rectified.append(crop.copy())
-                continue
-            if out_size is None:
-                pre_h, pre_w = model.preprocessor.out_size or tuple(input_size)
-                size = (crop.shape[0], max(1, round(crop.shape[0] * pre_w / pre_h)))
-            elif out_size == "crop":
-                size = tuple(crop.shape[:2])
-            elif out_size == "text":
-                size = text_frame_size(t, crop.shape[:2])
-            elif isinstance(out_size, str):
-                raise ValueError(f"out_size: expected (h, w), 'crop', 'text' or None, got {out_size!r}")
-            else:
-                size = tuple(out_size)
-            src = torch.from_numpy(crop.transpose(2, 0, 1).astype(np.float32))[None]
-            opts = dict(getattr(model.preprocessor, "warp_options", {}))
-            opts["sampling_ratio"] = 2
-            out = warp(src, t, size, **opts)[0]
-            rectified.append(out.clamp(0, 255).round().byte().permute(1, 2, 0).numpy())
-    return rectified, transforms, texts
+        texts += recognize_crops(model, crops[start:start + batch_size], input_size)
+    if model.preprocessor is None:
+        return [c.copy() for c in crops], [None] * len(crops), texts
+    device = next(model.parameters()).device
+    rectifier = TextRectifier.from_recognizer(model, input_size=input_size, batch_size=batch_size, device=device)
+    if out_size is None:
+        pre_h, pre_w = model.preprocessor.out_size or tuple(input_size)
+        out_size = [(c.shape[0], max(1, round(c.shape[0] * pre_w / pre_h))) for c in crops]
+    details = rectifier(list(crops), out_size=out_size, return_details=True) if len(crops) else []
+    return [d.image for d in details], [d.transform for d in details], texts
 
 
 @torch.no_grad()
@@ -168,21 +133,6 @@ def draw_region_rectification(image: np.ndarray, polygon: np.ndarray, flat: np.n
     return fig
 
 
-def transform_outline(transform: Transform, size: Sequence[int], lines: int = 5, per_line: int = 32) -> List[np.ndarray]:
-    """Polylines (pixel coordinates of an input of ``size = (h, w)``) of the sampled
-    region: the image of ``lines`` horizontal and vertical lines of the output frame."""
-    polys = []
-    s = torch.linspace(-1, 1, per_line, dtype=torch.float64)
-    for v in torch.linspace(-1, 1, lines, dtype=torch.float64):
-        polys.append(torch.stack([s, torch.full_like(s, v)], -1))
-        polys.append(torch.stack([torch.full_like(s, v), s], -1))
-    pts = torch.stack(polys)  # (L, P, 2)
-    dtype = transform.dtype
-    mapped = transform.map_points(pts.reshape(1, -1, 2).to(dtype))[0].reshape(pts.shape)
-    pix = normalized_to_pixel(mapped.double(), size)
-    return [p.numpy() for p in pix]
-
-
 def control_points_pixels(transform: Transform, size: Sequence[int]) -> Optional[np.ndarray]:
     """TPS source control points in pixels of an input of ``size = (h, w)``; None otherwise."""
     if not isinstance(transform, TPSTransform):
@@ -202,7 +152,7 @@ def draw_rectification(crop: np.ndarray, rectified: np.ndarray, transform: Optio
     left = cv2.resize(left, (max(1, round(left.shape[1] * sl)), height), interpolation=cv2.INTER_LINEAR)
     right = cv2.resize(right, (max(1, round(right.shape[1] * sr)), height), interpolation=cv2.INTER_LINEAR)
     if transform is not None:
-        for poly in transform_outline(transform, crop.shape[:2]):
+        for poly in frame_outline(transform, [crop.shape[:2]])[0]:
             cv2.polylines(left, [np.round(poly * sl).astype(np.int32)], False, (0, 255, 0), 1, cv2.LINE_AA)
         cps = control_points_pixels(transform, crop.shape[:2])
         if cps is not None:

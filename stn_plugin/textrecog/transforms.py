@@ -5,7 +5,7 @@ crop of any size fit the model's input size, so the batch can be stacked.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
@@ -14,6 +14,7 @@ from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
 from mmengine.structures import LabelData
 
+from ..rectify.images import resized_width, resize_text_crop
 from .structures import TextRecogDataSample
 
 COLOR_TYPES = ("color", "grayscale")
@@ -69,37 +70,6 @@ class LoadTextCrop(BaseTransform):
         return f"{self.__class__.__name__}(color_type={self.color_type!r})"
 
 
-def _resized_width(src_h: int, src_w: int, scale: Tuple[int, int], keep_ratio: bool) -> int:
-    """Width the crop's content takes in the resized ``(h, w)`` input."""
-    h, w = scale
-    return w if not keep_ratio else max(1, min(w, round(src_w * h / src_h)))
-
-
-def resize_text_crop(img: np.ndarray, scale: Tuple[int, int], keep_ratio: bool = False,
-                     pad_value: Optional[int] = None) -> np.ndarray:
-    """Resize ``(H, W, C)`` to ``scale = (h, w)``.
-
-    ``keep_ratio=True`` scales to height ``h``, clips the width to ``w`` and pads on the
-    right (replicating the border, or with ``pad_value``). Area interpolation when
-    shrinking, bilinear when enlarging.
-    """
-    h, w = scale
-    src_h, src_w = img.shape[:2]
-    new_w = _resized_width(src_h, src_w, scale, keep_ratio)
-    interp = cv2.INTER_AREA if (new_w < src_w and h < src_h) else cv2.INTER_LINEAR
-    out = cv2.resize(img, (new_w, h), interpolation=interp)
-    if out.ndim == 2:
-        out = out[..., None]
-    if new_w < w:
-        if pad_value is None:
-            out = cv2.copyMakeBorder(out, 0, 0, 0, w - new_w, cv2.BORDER_REPLICATE)
-        else:
-            out = cv2.copyMakeBorder(out, 0, 0, 0, w - new_w, cv2.BORDER_CONSTANT, value=[pad_value] * 4)
-        if out.ndim == 2:
-            out = out[..., None]
-    return out
-
-
 @TRANSFORMS.register_module()
 class ResizeTextCrop(BaseTransform):
     """Resize ``img`` to the model's input size ``scale = (h, w)`` (any crop size in).
@@ -125,7 +95,7 @@ class ResizeTextCrop(BaseTransform):
         results["img_shape"] = results["img"].shape[:2]
         if self.keep_ratio and "warp" in results:
             # the crop now fills only the left new_w / w of the input: x shrinks toward -1
-            content = _resized_width(src_h, src_w, self.scale, True) / self.scale[1]
+            content = resized_width(src_h, src_w, self.scale, True) / self.scale[1]
             warp = np.asarray(results["warp"], np.float32).copy()
             warp[:, 0] = (warp[:, 0] + 1) * content - 1
             results["warp"] = warp

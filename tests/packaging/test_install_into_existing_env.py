@@ -26,7 +26,7 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-@pytest.mark.parametrize("extras", ["", "[detection]", "[detection,textrecog]"])
+@pytest.mark.parametrize("extras", ["", "[rectify]", "[detection]", "[detection,textrecog]"])
 def test_pip_would_install_only_stn_plugin(source_tree, extras):
     for name in STACK:
         version(name)  # the environment really has the stack (PackageNotFoundError otherwise)
@@ -50,5 +50,7 @@ def test_stack_versions_are_inside_the_declared_ranges():
     core = " ".join(project["dependencies"])
     assert "torch" in core and not any(m in core for m in ("mmcv", "mmengine", "mmdet"))
     assert "==" not in core, "the core's dependencies must be ranges"
+    rectify = " ".join(project["optional-dependencies"]["rectify"])
+    assert "opencv" in rectify and not any(m in rectify for m in ("mmcv", "mmengine", "mmdet"))
     detection = " ".join(project["optional-dependencies"]["detection"])
     assert "==" not in detection and "mmcv>=2.0.0rc4,<2.2.0" in detection.replace(" ", "")

@@ -1,5 +1,6 @@
-"""The core (``stn_plugin.geometry``, ``.ops``, ``.modules``) is plain PyTorch: it imports
-and works with the OpenMMLab stack absent, and does not import it when it is installed.
+"""The core (``stn_plugin.geometry``, ``.ops``, ``.modules``) and the text rectifier
+(``stn_plugin.rectify``) are plain PyTorch: they import and work with the OpenMMLab stack
+absent, and do not import it when it is installed.
 
 Each case runs in a fresh interpreter, so what this test process already imported
 does not matter."""
@@ -62,9 +63,22 @@ USE_THE_CORE = textwrap.dedent("""
     print("core works")
 """)
 
+# TextRectifier with torch, numpy and OpenCV: the shipped rectifier on a crop
+USE_THE_RECTIFIER = textwrap.dedent("""
+    import numpy as np
+    from stn_plugin.rectify import TextRectifier
+
+    rectifier = TextRectifier.from_pretrained("tps-words")
+    crop = np.full((48, 160, 3), 255, np.uint8)
+    crop[16:32, 20:140:7] = 0
+    flat = rectifier(crop)
+    assert flat.dtype == np.uint8 and flat.ndim == 3 and flat.shape[2] == 3, flat.shape
+    print("rectifier works")
+""")
+
 LIST_OPENMMLAB_MODULES = textwrap.dedent(f"""
     import sys
-    import stn_plugin.geometry, stn_plugin.ops, stn_plugin.modules
+    import stn_plugin.geometry, stn_plugin.ops, stn_plugin.modules, stn_plugin.rectify
     from stn_plugin.modules.roi_rectifier import RoIRectifier
     print(sorted(m for m in sys.modules if m.split(".")[0] in {OPENMMLAB!r}))
 """)
@@ -78,6 +92,12 @@ def test_core_works_with_openmmlab_blocked():
     proc = _run(BLOCK_OPENMMLAB + USE_THE_CORE)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "core works" in proc.stdout
+
+
+def test_text_rectifier_works_with_openmmlab_blocked():
+    proc = _run(BLOCK_OPENMMLAB + USE_THE_RECTIFIER)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "rectifier works" in proc.stdout
 
 
 def test_the_blocker_blocks():

@@ -17,8 +17,10 @@ from stn_plugin.textrecog.rectify import tesseract_available
 from stn_plugin.textrecog.synthetic_words import make_sample
 from stn_plugin.geometry.coords import normalized_to_pixel
 from stn_plugin.geometry.transforms import MatrixTransform
-from stn_plugin.textrecog.text_rectifier import (PRETRAINED, PRETRAINED_DIR, InterpolatedGridTransform,
-                                                 fixed_set_scores, frame_sizes, interpolated_grid_transforms)
+from stn_plugin.geometry.frames import frame_sizes
+from stn_plugin.geometry.interpolated_grid import InterpolatedGridTransform, interpolated_grid_transforms
+from stn_plugin.rectify.rectifier_file import PRETRAINED, PRETRAINED_DIR
+from stn_plugin.textrecog.rectifier_scores import fixed_set_scores
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RECORD = osp.join(PRETRAINED_DIR, "tps-words.json")

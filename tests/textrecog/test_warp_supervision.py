@@ -108,18 +108,3 @@ def test_warp_supervision_config_errors():
         MODELS.build(dict(type="CTCTextRecognizer", warp_supervision=dict(weight=1.0), **TINY))
     with pytest.raises(KeyError, match="warp_supervision"):
         MODELS.build(dict(type="CTCTextRecognizer", preprocessor=TPS, warp_supervision=dict(wieght=1.0), **TINY))
-
-
-def test_text_frame_size_measures_the_sampled_region():
-    from stn_plugin.geometry import MatrixTransform
-    from stn_plugin.textrecog.rectify import text_frame_size
-    identity = MatrixTransform(torch.eye(3)[None, :2])
-    assert text_frame_size(identity, (40, 120)) == (40, 120)
-    # the middle half of the width and a quarter of the height, rotated by 90 degrees:
-    # the sampled region is 0.25 * 40 high and 0.5 * 120 long whatever way it lies
-    m = torch.tensor([[[0.5, 0.0, 0.0], [0.0, 0.25, 0.0]]])
-    assert text_frame_size(MatrixTransform(m), (40, 120)) == (10, 60)
-    rot = torch.tensor([[[0.0, -0.25 * 40 / 120, 0.0], [0.5 * 120 / 40, 0.0, 0.0]]])  # in pixel terms: x -> y
-    assert text_frame_size(MatrixTransform(rot), (40, 120)) == (10, 60)
-    with pytest.raises(ValueError, match="NaN|non-finite"):
-        text_frame_size(MatrixTransform(torch.full((1, 2, 3), float("nan"))), (40, 120))
