@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..geometry.matrices import homography_from_points
 from .text_formats import write_textrecog_json
 
 DISTORTIONS = ("none", "rotate", "perspective", "curve", "arc")
@@ -172,7 +173,7 @@ def _perspective(mask: np.ndarray, rng: np.random.Generator) -> Tuple[np.ndarray
             dst[bottom, 1] += short / 2
     dst -= dst.min(0)
     nw, nh = int(math.ceil(dst[:, 0].max())) + 1, int(math.ceil(dst[:, 1].max())) + 1
-    m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+    m = homography_from_points(src, dst.astype(np.float32)).numpy()
 
     def forward(p: np.ndarray) -> np.ndarray:
         q = p @ m[:, :2].T + m[:, 2]
