@@ -22,6 +22,8 @@ UNDEFINED_W_EPS = 8
 # Three of four points whose triangle has |twice its area| at most this fraction of the
 # squared extent of the points count as collinear: no homography maps them.
 COLLINEAR_TOLERANCE = 1e-9
+# A solved homography must map the 4 points to within this fraction of their extent.
+HOMOGRAPHY_TOLERANCE = 1e-6
 
 
 def projective_divide(xy: Tensor, w: Tensor, w_magnitude: Tensor) -> Tensor:
@@ -257,12 +259,16 @@ def homography_from_points(src: Union[Tensor, Sequence], dst: Union[Tensor, Sequ
     a = torch.cat([rows_u, rows_v], -2)  # (..., 8, 8)
     b = torch.cat([u, v], -1)[..., None]  # (..., 8, 1)
     h, info = torch.linalg.solve_ex(a, b)
-    bad = (info != 0) | ~torch.isfinite(h).all(-1).all(-1)
+    h = torch.cat([h[..., 0], one[..., :1]], -1).reshape(*h.shape[:-2], 3, 3)
+    # a singular system (h33 = 0) can solve to finite garbage: check that H does its job
+    extent = (dst - dst.mean(-2, keepdim=True)).abs().amax((-2, -1))
+    error = (apply_matrix(h, src, affine=False) - dst).abs().amax((-2, -1))
+    bad = (info != 0) | ~(error <= HOMOGRAPHY_TOLERANCE * extent)
     if bool(bad.any()):
         idx = bad.nonzero()[0].tolist()
         raise ValueError(f"no homography with h33 = 1 maps src onto dst (index {idx}): it would send src's "
-                         "origin to infinity")
-    return torch.cat([h[..., 0], one[..., :1]], -1).reshape(*h.shape[:-2], 3, 3)
+                         "origin (0, 0) to infinity")
+    return h
 
 
 def _as_points4(points: Union[Tensor, Sequence], name: str) -> Tensor:
