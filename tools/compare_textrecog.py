@@ -142,7 +142,8 @@ def tesseract_comparison(results: dict, data_dir: str, num: int, models) -> dict
     import torch
     from stn_plugin.textrecog.text_formats import read_textrecog_json
     from stn_plugin.textrecog.metrics import text_recognition_scores
-    from stn_plugin.textrecog.rectify import (load_recognizer, model_input_size, rectify_crops,
+    from stn_plugin.apis import init_model
+    from stn_plugin.textrecog.rectify import (model_input_size, rectify_crops,
                                                           run_tesseract, tesseract_available, TESSERACT_HELP)
     if not tesseract_available():
         print(f"[compare] skipping Tesseract: {TESSERACT_HELP}", flush=True)
@@ -159,7 +160,8 @@ def tesseract_comparison(results: dict, data_dir: str, num: int, models) -> dict
         if name == "crnn" or name not in results:
             continue
         torch.set_num_threads(1)
-        model, cfg = load_recognizer(results[name]["config"], results[name]["checkpoint"])
+        model = init_model(results[name]["config"], results[name]["checkpoint"])
+        cfg = model.cfg
         same_size, _, _ = rectify_crops(model, crops, model_input_size(cfg), out_size="crop")
         out[f"rectified_by_{name}"] = text_recognition_scores(run_tesseract(same_size), gts)
         own_size, _, _ = rectify_crops(model, crops, model_input_size(cfg), out_size="text")

@@ -140,7 +140,8 @@ def save_image(path: str, img) -> None:
 
 def word_crops(args, writer) -> None:
     """Mode (a): a folder of word crops, rectified by a learned rectifier."""
-    from stn_plugin.textrecog.rectify import draw_rectification, load_recognizer, model_input_size, recognize_crops
+    from stn_plugin.apis import init_model
+    from stn_plugin.textrecog.rectify import draw_rectification, model_input_size, recognize_crops
     from stn_plugin.textrecog.text_rectifier import TextRectifier
 
     try:
@@ -154,7 +155,8 @@ def word_crops(args, writer) -> None:
 
     model = cfg = None
     if args.config:
-        model, cfg = load_recognizer(args.config, args.checkpoint, device=args.device)
+        model = init_model(args.config, args.checkpoint, device=args.device)
+        cfg = model.cfg
         model_name = osp.splitext(osp.basename(args.config))[0]
         if model.preprocessor is None:
             print("note: this model has no preprocessor (rectifier); the 'rectified' crops are the inputs")

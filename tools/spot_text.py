@@ -40,7 +40,8 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     import cv2
 
-    from stn_plugin.spotting.inference import draw_words, load_spotter, spot_text
+    from stn_plugin.apis import init_model
+    from stn_plugin.spotting.inference import check_spotter, draw_words, spot_text
 
     out_dir = args.out_dir or osp.join(REPO, "work_dirs", "spot_text", time.strftime("%Y%m%d_%H%M%S"))
     if osp.isdir(out_dir) and os.listdir(out_dir) and not args.overwrite:
@@ -54,7 +55,10 @@ def main(argv=None) -> dict:
     if not files:
         sys.exit(f"images: no image files in {args.images!r}")
     checkpoint = None if args.checkpoint.lower() == "none" else args.checkpoint
-    model = load_spotter(args.config, checkpoint, args.device)
+    try:
+        model = check_spotter(init_model(args.config, checkpoint, args.device), args.config)
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"error: {err}")
     os.makedirs(osp.join(out_dir, "vis"), exist_ok=True)
     results, unreadable = {}, 0
     for k, path in enumerate(files, 1):

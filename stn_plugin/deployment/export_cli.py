@@ -47,10 +47,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    from .model_export import check_exported, export_model, load_model
+    from ..apis import init_model
+    from .model_export import check_exported, export_model
 
     checkpoint = None if args.checkpoint.lower() == "none" else args.checkpoint
-    model, cfg = load_model(args.config, checkpoint, args.cfg_options)
+    try:
+        model = init_model(args.config, checkpoint, cfg_options=args.cfg_options)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    cfg = model.cfg
     files = export_model(model, cfg, args.out, args.opset, args.sampler, args.dynamic, args.shape)
     for path in files:
         print(f"wrote {path}")

@@ -10,15 +10,15 @@ import torch
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
+from stn_plugin.apis import init_model
 from stn_plugin.deployment.export_cli import main
-from stn_plugin.deployment.model_export import load_model
 
 CONFIGS = osp.join(osp.dirname(__file__), "..", "..", "configs")
 
 
 def _checkpoint(config, path):
     """A checkpoint of a perturbed model (a fresh one has identity rectifiers)."""
-    model, _ = load_model(config)
+    model = init_model(config)
     torch.manual_seed(0)
     with torch.no_grad():
         for p in model.parameters():
@@ -46,3 +46,13 @@ def test_export_tool_classifier_and_tolerance(tmp_path, capsys):
     assert "| DigitClassifier | 20 | gridsample |" in capsys.readouterr().out
     assert main(args + ["--tolerance", "0"]) == 1  # float32 never matches exactly here
     assert "exceeds --tolerance" in capsys.readouterr().err
+
+
+def test_export_tool_refuses_another_models_checkpoint(tmp_path, capsys):
+    recognizer = osp.join(CONFIGS, "textrecog", "crnn-tps_synthetic-words.py")
+    checkpoint = _checkpoint(osp.join(CONFIGS, "mnist", "st-cnn-tps_rts.py"), tmp_path / "mnist.pth")
+    assert main([recognizer, checkpoint, "--out", str(tmp_path / "x.onnx"), "--repeats", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: checkpoint ") and "does not fit the CTCTextRecognizer" in err
+    assert "missing keys" in err and "unexpected keys" in err
+    assert not osp.exists(tmp_path / "x.onnx")
