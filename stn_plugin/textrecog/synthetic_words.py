@@ -332,12 +332,6 @@ def render_word_with_warp(word: str, rng: np.random.Generator, distortion: str =
     return np.clip(img + 0.5, 0, 255).astype(np.uint8), warp.astype(np.float32)
 
 
-def render_word(word: str, rng: np.random.Generator, distortion: str = "none",
-                fonts: Optional[Sequence[str]] = None, height_range: Tuple[int, int] = (20, 64)) -> np.ndarray:
-    """:func:`render_word_with_warp` without the warp: the crop ``(H, W, 3)`` uint8 RGB."""
-    return render_word_with_warp(word, rng, distortion, fonts, height_range)[0]
-
-
 def make_sample(seed: int, index: int, distortions: Sequence[str] = DISTORTIONS, word_source: str = "mixed",
                 fonts: Optional[Sequence[str]] = None, with_warp: bool = False) -> tuple:
     """Sample ``index`` of the set for ``seed``: ``(image (H, W, 3) uint8 RGB, word, distortion)``,
