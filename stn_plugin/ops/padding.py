@@ -6,7 +6,8 @@ Points are ``(x, y)`` feature *index* coordinates (pixel ``(i, j)`` has its cent
 
 * ``'roi_align'`` -- mmcv ``RoIAlign``'s rule: a point with ``x < -1``, ``x > W``,
   ``y < -1`` or ``y > H`` reads 0; the others are clamped into ``[0, W - 1] x [0, H - 1]``
-  with ``torch.clamp``'s gradient (1 up to and at the edge, 0 beyond).
+  with the gradient of ``torch.clamp`` with tensor bounds (1 inside, 1/2 exactly at the
+  edge, 0 beyond).
 * ``'border'`` -- every point is clamped into the map with ``grid_sample``'s border
   gradient (none at or beyond the edge).
 * ``'zeros'`` -- points are left as they are; corners outside the map read 0.
@@ -55,9 +56,10 @@ def _inside(x: Tensor, y: Tensor, size) -> Tensor:
 def clamp_into_map(v: Tensor, high, edge_gradient: bool = True) -> Tensor:
     """Clamp coordinates ``v`` into ``[0, high]``; ``high`` may be a traced size.
 
-    ``edge_gradient=True``: ``torch.clamp``'s gradient (1 up to and at the edge, 0
-    beyond), as mmcv's RoIAlign rule has it; ``False``: ``grid_sample``'s border rule,
-    no gradient at or beyond the edge. NaN stays NaN (and reads 0 later).
+    ``edge_gradient=True``: the gradient of ``torch.clamp`` with tensor bounds (1 inside,
+    1/2 exactly at the edge, 0 beyond), mmcv's RoIAlign rule; ``False``:
+    ``grid_sample``'s border rule, no gradient at or beyond the edge. NaN stays NaN (and
+    reads 0 later).
 
     >>> import torch
     >>> clamp_into_map(torch.tensor([-0.5, 1.5, 3.5, float("nan")]), 3).tolist()
@@ -65,7 +67,7 @@ def clamp_into_map(v: Tensor, high, edge_gradient: bool = True) -> Tensor:
     """
     high_v = torch.zeros_like(v) + high
     if edge_gradient:
-        return torch.where(v > high_v, high_v, torch.clamp(v, min=0.0))
+        return torch.clamp(v, min=torch.zeros_like(v), max=high_v)
     clamped = torch.minimum(torch.clamp(v.detach(), min=0.0), high_v)
     return torch.where((v > 0) & (v < high_v), v, clamped)
 

