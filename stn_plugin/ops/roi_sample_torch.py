@@ -60,6 +60,8 @@ CELL_GATHER_MIN_IMAGE_BYTES = 1 << 19
 # of the whole step's saved activations, so they are kept small; more calls cost little.
 SAMPLE_CHUNK_BYTES = 1 << 21
 
+
+
 def roi_sample_index_points(rois: Tensor, transform: Optional[Tensor], out_size: Tuple[int, int],
                             spatial_scale: float, sampling_ratio: int,
                             dtype: Optional[torch.dtype] = None) -> Tensor:

@@ -39,6 +39,8 @@ from .sampler_selection import active_sampler
 
 __all__ = ["roi_sample_traceable"]
 
+
+
 def _stacked_grid_sample(feats: Tensor, batch_idx: Tensor, points: Tensor, padding: str) -> Tensor:
     """``(N, C, hs, ws)`` samples at index points ``(N, hs, ws, 2)`` of images ``batch_idx``."""
     b, c, fh, fw = feats.shape
