@@ -10,11 +10,15 @@ model that is silently partly untrained.
 """
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 import torch.nn as nn
+
+if TYPE_CHECKING:
+    from mmengine.config import Config
 
 __all__ = ["init_model"]
 
@@ -22,7 +26,7 @@ __all__ = ["init_model"]
 _KEYS_SHOWN = 8
 
 
-def init_model(config, checkpoint: Optional[Union[str, Path]] = None, device: str = "cpu",
+def init_model(config: Union[str, Path, "Config"], checkpoint: Optional[Union[str, Path]] = None, device: str = "cpu",
                cfg_options: Optional[dict] = None, strict: bool = True) -> nn.Module:
     """The model of ``config`` with the weights of ``checkpoint``, on ``device``, in eval mode.
 
@@ -55,7 +59,7 @@ def init_model(config, checkpoint: Optional[Union[str, Path]] = None, device: st
             raise FileNotFoundError(f"config file not found: {config}")
         cfg = Config.fromfile(str(config))
     elif isinstance(config, Config):
-        cfg = config.copy()
+        cfg = copy.deepcopy(config)
     else:
         raise TypeError(f"config must be a config file path or an mmengine Config, got {type(config).__name__}")
     if cfg_options:

@@ -12,7 +12,7 @@ polygon runs along the top edge of the rectified crop, then back along its botto
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 
