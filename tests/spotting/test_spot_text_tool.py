@@ -77,3 +77,15 @@ def test_draw_words_marks_the_polygon_and_leaves_the_input_alone():
     drawn = draw_words(image, [word])
     assert not image.any() and drawn.shape == image.shape
     assert drawn[30, 9:11].any() and not drawn[30, 60].any()  # the left edge drawn, the inside empty
+
+
+def test_refuses_another_models_checkpoint(images, tmp_path):
+    from stn_plugin.apis import init_model
+
+    other = init_model(REPO / "configs" / "mnist" / "cnn_rts.py")
+    checkpoint = tmp_path / "cnn.pth"
+    torch.save(dict(state_dict=other.state_dict()), checkpoint)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit, match=r"error: checkpoint .*cnn\.pth does not fit the TextSpotter .*missing keys"):
+        _tool().main([str(CONFIG), str(checkpoint), str(images), "--out-dir", str(out)])
+    assert not out.exists()
