@@ -4,7 +4,9 @@ Configs that inherit ``mmdet::`` bases are built in mmdet's scope, so everything
 goes into ``mmdet.registry`` (``MODELS``, ``DATASETS``, ``METRICS``, ``HOOKS``, ...).
 
 * The core's plain modules (:mod:`stn_plugin.modules`) know nothing of registries;
-  they are registered here, under their class names, from one table.
+  they are registered here, under their class names, from the table
+  :data:`stn_plugin.modules.MODULES` (the same table the mmdet-free
+  :func:`stn_plugin.modules.build_module` builds from).
 * Each task package registers its own classes with mmdet's decorators when it is
   imported: :mod:`stn_plugin.detection`, :mod:`stn_plugin.textrecog`,
   :mod:`stn_plugin.classification`, and :mod:`stn_plugin.spotting`, which sits above
@@ -22,18 +24,7 @@ import importlib
 from . import modules
 
 # Plain modules registered under their own names, e.g. ``dict(type='SpatialTransformer', ...)``.
-CORE_MODULES = (
-    modules.SpatialTransformer,
-    modules.SpatialTransformerChain,
-    modules.RecurrentSpatialTransformer,
-    modules.ParallelSpatialTransformers,
-    modules.ConvLocalizationNet,
-    modules.MLPLocalizationNet,
-    modules.IdentityDistanceLoss,
-    modules.AreaBoundLoss,
-    modules.OutsideSamplingLoss,
-    modules.BendingEnergyLoss,
-)
+CORE_MODULES = tuple(modules.MODULES.values())
 
 TASK_PACKAGES = ("stn_plugin.detection", "stn_plugin.textrecog", "stn_plugin.classification",
                  "stn_plugin.spotting")
@@ -42,12 +33,20 @@ TASK_PACKAGES = ("stn_plugin.detection", "stn_plugin.textrecog", "stn_plugin.cla
 def register_module_classes(classes, registry=None) -> None:
     """Register plain ``classes`` in ``registry`` (default mmdet's ``MODELS``) under their names.
 
-    Idempotent: a class already registered under its name is left alone."""
+    Idempotent: a class already registered under its name is left alone, and one of
+    the same module and name (the module was reloaded) is replaced. Raises ``KeyError``
+    rather than replace another package's class of the same name."""
     if registry is None:
         from mmdet.registry import MODELS as registry
     for cls in classes:
-        if registry.get(cls.__name__) is not cls:
-            registry.register_module(module=cls, force=True)
+        existing = registry.module_dict.get(cls.__name__)
+        if existing is cls:
+            continue
+        if existing is not None and (existing.__module__, existing.__qualname__) != (cls.__module__,
+                                                                                    cls.__qualname__):
+            raise KeyError(f"{registry.name} registry already has a {cls.__name__} from {existing.__module__}; "
+                           f"registering {cls.__module__}.{cls.__qualname__} would replace it")
+        registry.register_module(module=cls, force=existing is not None)
 
 
 def register_core_modules() -> None:

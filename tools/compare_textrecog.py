@@ -31,6 +31,8 @@ import time
 
 from mmengine.config import Config, DictAction  # noqa: E402
 
+from stn_plugin.cli.paths import config_path  # noqa: E402
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 MODELS = ("crnn", "crnn-tps", "crnn-tps-warp", "crnn-affine", "crnn-projective")
@@ -69,8 +71,9 @@ def parse_args(argv=None):
     return args
 
 
-def config_path(name: str) -> str:
-    return osp.join(REPO, "configs", "textrecog", f"{name}_synthetic-words.py")
+def model_config(name: str) -> str:
+    """The shipped config of model ``name`` (one of :data:`MODELS`)."""
+    return str(config_path(f"textrecog/{name}_synthetic-words.py"))
 
 
 def lr_schedule(iters: int, schedule: str) -> list:
@@ -142,7 +145,8 @@ def tesseract_comparison(results: dict, data_dir: str, num: int, models) -> dict
     import torch
     from stn_plugin.textrecog.text_formats import read_textrecog_json
     from stn_plugin.textrecog.metrics import text_recognition_scores
-    from stn_plugin.textrecog.rectify import (load_recognizer, model_input_size, rectify_crops,
+    from stn_plugin.apis import init_model
+    from stn_plugin.textrecog.rectify import (model_input_size, rectify_crops,
                                                           run_tesseract, tesseract_available, TESSERACT_HELP)
     if not tesseract_available():
         print(f"[compare] skipping Tesseract: {TESSERACT_HELP}", flush=True)
@@ -159,7 +163,8 @@ def tesseract_comparison(results: dict, data_dir: str, num: int, models) -> dict
         if name == "crnn" or name not in results:
             continue
         torch.set_num_threads(1)
-        model, cfg = load_recognizer(results[name]["config"], results[name]["checkpoint"])
+        model = init_model(results[name]["config"], results[name]["checkpoint"])
+        cfg = model.cfg
         same_size, _, _ = rectify_crops(model, crops, model_input_size(cfg), out_size="crop")
         out[f"rectified_by_{name}"] = text_recognition_scores(run_tesseract(same_size), gts)
         own_size, _, _ = rectify_crops(model, crops, model_input_size(cfg), out_size="text")
@@ -221,7 +226,7 @@ def main(argv=None):
         generate_synthetic_words(data_dir, args.num_test, args.seed + 1, "test_curved", TEST_DISTORTIONS,
                                  workers=args.gen_workers, overwrite=True)
 
-    if any(Config.fromfile(config_path(m)).model.get("warp_supervision") for m in args.models):
+    if any(Config.fromfile(model_config(m)).model.get("warp_supervision") for m in args.models):
         with open(osp.join(data_dir, "textrecog_train.json")) as f:
             if "warp_points" not in json.load(f).get("metainfo", {}):
                 raise SystemExit(f"error: {data_dir} was generated before the generator recorded each crop's "
@@ -234,7 +239,7 @@ def main(argv=None):
         out = osp.join(work_dir, name, "result.json")
         os.makedirs(osp.dirname(out), exist_ok=True)
         print(f"[compare] training {name} for {args.iters} iterations ...", flush=True)
-        cmd = [sys.executable, osp.abspath(__file__), "_run", config_path(name), osp.join(work_dir, name), data_dir,
+        cmd = [sys.executable, osp.abspath(__file__), "_run", model_config(name), osp.join(work_dir, name), data_dir,
                str(args.iters), str(args.batch_size), str(args.threads), str(args.lr), args.schedule,
                json.dumps(dict(args.cfg_options)), out]
         log = open(osp.join(work_dir, name, "train.log"), "w")

@@ -58,9 +58,10 @@ def main(argv=None) -> dict:
 def spot(args: argparse.Namespace) -> dict:
     import cv2
 
+    from stn_plugin.apis import init_model
     from stn_plugin.cli.paths import image_files
     from stn_plugin.datasets.output_folders import check_output_dir, remove_earlier_outputs, unique_output_names
-    from stn_plugin.spotting.inference import draw_words, load_spotter, spot_text
+    from stn_plugin.spotting.inference import check_spotter, draw_words, spot_text
 
     out_dir = args.out_dir or osp.join(REPO, "work_dirs", "spot_text", time.strftime("%Y%m%d_%H%M%S"))
     check_output_dir(out_dir, args.overwrite, "--out-dir")
@@ -72,7 +73,7 @@ def spot(args: argparse.Namespace) -> dict:
         raise ValueError(f"images: no image files in {args.images!r}")
     names = unique_output_names(files, args.images if osp.isdir(args.images) else "")
     checkpoint = None if args.checkpoint.lower() == "none" else args.checkpoint
-    model = load_spotter(args.config, checkpoint, args.device)
+    model = check_spotter(init_model(args.config, checkpoint, args.device), args.config)
     if args.overwrite:
         remove_earlier_outputs(out_dir, ["vis/**/*.png", "results.json"])
     os.makedirs(osp.join(out_dir, "vis"), exist_ok=True)

@@ -2,8 +2,8 @@
 
     python tools/test.py --help
 """
-from stn_plugin.cli.test import *  # noqa: F401,F403  (parse_args, build_config, ... for scripts and tests)
-from stn_plugin.cli.test import main
+# the steps, for scripts and tests that load this file
+from stn_plugin.cli.test import build_config, main, parse_args  # noqa: F401
 
 if __name__ == "__main__":
     main()

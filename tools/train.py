@@ -2,8 +2,8 @@
 
     python tools/train.py --help
 """
-from stn_plugin.cli.train import *  # noqa: F401,F403  (parse_args, build_config, ... for scripts and tests)
-from stn_plugin.cli.train import main
+# the steps, for scripts and tests that load this file
+from stn_plugin.cli.train import build_config, build_runner, check_checkpoints, main, parse_args  # noqa: F401
 
 if __name__ == "__main__":
     main()

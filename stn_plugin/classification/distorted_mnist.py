@@ -54,6 +54,7 @@ from ..datasets.mnist_source import (SOURCE_SIZE, SPLITS, MNISTSource, check_spl
                                      load_mnist_source)
 from ..geometry import (MatrixTransform, TPSTransform, build_family, invert, normalized_to_pixel,
                         pixel_matrix_to_normalized, pixel_to_normalized)
+from ..geometry.matrices import homography_from_points
 from ..ops.warp import warp
 
 PathLike = Union[str, os.PathLike]
@@ -120,26 +121,6 @@ def _frame_corners(size: float) -> np.ndarray:
     return np.array([[0.0, 0.0], [size, 0.0], [size, size], [0.0, size]])
 
 
-def homography_from_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """``(N, 3, 3)`` homographies mapping 4 points ``src (N, 4, 2)`` onto ``dst (N, 4, 2)``.
-
-    Solves the 8x8 direct linear system with ``h33 = 1`` in float64.
-    """
-    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
-    n = src.shape[0]
-    a = np.zeros((n, 8, 8))
-    b = np.zeros((n, 8))
-    x, y = src[..., 0], src[..., 1]
-    u, v = dst[..., 0], dst[..., 1]
-    a[:, 0::2, 0], a[:, 0::2, 1], a[:, 0::2, 2] = x, y, 1
-    a[:, 0::2, 6], a[:, 0::2, 7] = -u * x, -u * y
-    a[:, 1::2, 3], a[:, 1::2, 4], a[:, 1::2, 5] = x, y, 1
-    a[:, 1::2, 6], a[:, 1::2, 7] = -v * x, -v * y
-    b[:, 0::2], b[:, 1::2] = u, v
-    h = np.linalg.solve(a, b[..., None])[..., 0]
-    return np.concatenate([h, np.ones((n, 1))], axis=1).reshape(n, 3, 3)
-
-
 def _quad_ok(quad: np.ndarray, min_angle: float) -> np.ndarray:
     """``(N,)`` True where the quadrilaterals ``(N, 4, 2)`` (TL, TR, BR, BL) keep the
     orientation of the frame and every interior angle lies in
@@ -188,7 +169,7 @@ def _sample_P(rng, n, scale_range, corner_std, corner_clip, min_corner_angle):
             break
     else:  # pragma: no cover - needs absurd options
         raise RuntimeError("P: could not draw non-folding corner offsets; lower corner_std")
-    matrix = homography_from_points(np.broadcast_to(_frame_corners(SOURCE_SIZE), (n, 4, 2)), base + offsets)
+    matrix = homography_from_points(_frame_corners(SOURCE_SIZE), base + offsets).numpy()
     return dict(scale=scale, corner_offsets=offsets, matrix=matrix)
 
 

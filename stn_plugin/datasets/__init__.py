@@ -11,4 +11,5 @@ digit and word scenes). Each task's own generators live in its package
 from .idx import load_mnist_idx, read_idx, write_idx
 from .mnist_source import EMBEDDED_TRAIN_PER_CLASS, SOURCE_SIZE, SPLITS, MNISTSource, check_split, load_mnist_source
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = ["load_mnist_idx", "read_idx", "write_idx", "EMBEDDED_TRAIN_PER_CLASS", "SOURCE_SIZE", "SPLITS",
+           "MNISTSource", "check_split", "load_mnist_source"]

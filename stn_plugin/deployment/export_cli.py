@@ -64,9 +64,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def load_for_export(config: str, checkpoint: Optional[str], cfg_options: Optional[dict]):
-    """:func:`~.model_export.load_model`, with what a bad config, option or checkpoint
-    raises turned into a ``ValueError`` naming the file."""
-    from .model_export import load_model
+    """``(model, cfg)`` by :func:`stn_plugin.apis.init_model` (strict), with what a bad
+    config, option or checkpoint raises turned into a ``ValueError`` naming the file."""
+    from ..apis import init_model
 
     if not os.path.isfile(config):
         raise FileNotFoundError(f"config file not found: {config}")
@@ -74,7 +74,8 @@ def load_for_export(config: str, checkpoint: Optional[str], cfg_options: Optiona
         raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
     try:
         with config_syntax_named(config):
-            return load_model(config, checkpoint, cfg_options)
+            model = init_model(config, checkpoint, cfg_options=cfg_options)
+            return model, model.cfg
     except TypeError as err:  # a model option the config (or --cfg-options) gives that the model does not take
         raise ValueError(f"{config}: cannot build its model: {err}") from None
     except (pickle.UnpicklingError, EOFError, RuntimeError) as err:

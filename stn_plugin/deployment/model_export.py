@@ -31,36 +31,10 @@ from .export_adapters import ModelTensorGraph
 from .onnx_export import export_onnx
 from .onnxruntime_parity import OnnxRuntimeModel, compare_with_pytorch, measure_latency
 
-__all__ = ["load_model", "model_kind", "input_size", "export_model", "check_exported", "CheckResult",
+__all__ = ["model_kind", "input_size", "export_model", "check_exported", "CheckResult",
            "detector_batch"]
 
 KINDS = ("recognizer", "classifier", "two_stage_detector")
-
-
-def load_model(config: str, checkpoint: Optional[str] = None, cfg_options: Optional[dict] = None):
-    """``(model in eval mode, config)``; ``checkpoint=None`` keeps the fresh initialisation."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-
-    if not os.path.isfile(config):
-        raise FileNotFoundError(f"config file not found: {config}")
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get("default_scope", "mmdet"))
-    import stn_plugin
-
-    stn_plugin.register_all_modules()
-    from mmdet.registry import MODELS
-
-    model = MODELS.build(cfg.model)
-    if checkpoint is not None:
-        if not os.path.isfile(checkpoint):
-            raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
-        load_checkpoint(model, checkpoint, map_location="cpu")
-    model.cfg = cfg
-    return model.eval(), cfg
 
 
 def model_kind(model: nn.Module) -> str:

@@ -72,12 +72,26 @@ class RectifierStatsHook(Hook):
             for key, value in stats.items():
                 # the "train/" prefix makes the LoggerHook print and write them
                 runner.message_hub.update_scalar(f"train/stn/{name}/{key}", value)
-            if stats and (stats["area_scale"] < self.collapse_area or stats["outside_fraction"] > self.max_outside):
-                runner.logger.warning(
-                    f"RoI rectifier '{name}' may be collapsing at iter {runner.iter + 1}: mean area scale "
-                    f"{stats['area_scale']:.3g} (warn below {self.collapse_area}), outside fraction "
-                    f"{stats['outside_fraction']:.3g} (warn above {self.max_outside}). Consider bounds "
-                    "(family scale/translation limits) or a larger AreaBoundLoss / OutsideSamplingLoss weight.")
+            if stats:
+                self._warn(runner, name, stats)
+
+    def _warn(self, runner, name: str, stats: dict) -> None:
+        """One warning per unhealthy rectifier, with the advice that fits the symptom."""
+        problems, advice = [], []
+        if stats["area_scale"] < self.collapse_area:
+            problems.append(f"may be collapsing: mean area scale {stats['area_scale']:.3g} (warn below "
+                            f"{self.collapse_area})")
+            advice.append("bound the family's scale (its scale limits) or weight AreaBoundLoss more")
+        if stats["outside_fraction"] > self.max_outside:
+            problems.append(f"samples outside the image: outside fraction {stats['outside_fraction']:.3g} "
+                            f"(warn above {self.max_outside})")
+            # the rectifier's transforms live in the RoI frame, so OutsideSamplingLoss bounds them
+            # by the box; that keeps them in the image (boxes are) but also stops looking past the box
+            advice.append("bound the family's translation and scale, or add OutsideSamplingLoss, which on an "
+                          "RoI rectifier keeps the samples inside the RoI box (stricter than the image)")
+        if problems:
+            runner.logger.warning(f"RoI rectifier '{name}' at iter {runner.iter + 1} " + "; ".join(problems)
+                                  + ". Consider: " + "; ".join(advice) + ".")
 
 
 def _outline_points(transform, boxes: torch.Tensor, tps_lines: int = 5, per_edge: int = 16):

@@ -21,7 +21,7 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi
 from torch import Tensor
 
-from ..geometry.transforms import Transform, invert_transform
+from ..geometry.transforms import Transform
 from ..ops.profiling import profile_stage
 from ..ops.roi_sample import roi_sample
 from ..ops.warp import warp
@@ -58,7 +58,7 @@ def unrectify_mask_logits(mask_preds: Tensor, transform: Transform) -> Tensor:
     box frame: pixel ``u`` of the result reads the prediction at ``T^-1(u)``."""
     if mask_preds.shape[0] == 0:
         return mask_preds
-    inverse = invert_transform(transform, strict=False)
+    inverse = transform.inverse(strict=False)
     return warp(mask_preds, inverse, tuple(mask_preds.shape[-2:]), fill_value=OUTSIDE_MASK_LOGIT)
 
 
@@ -67,7 +67,7 @@ class _RegularizedMixin:
         losses = {}
         for prefix, ext in extractors:
             if isinstance(ext, RoIRectifierExtractor):
-                losses.update(ext.regularization_losses(prefix))
+                losses.update(ext.regularization_losses_of_last(prefix))
         return losses
 
 

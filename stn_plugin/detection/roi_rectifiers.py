@@ -63,7 +63,7 @@ class RoIRectifierExtractor(SingleRoIExtractor):
 
     Both are ``None`` before the first forward. Read them through
     :meth:`transform_of_last` (the batched transform in the RoI frame: normalised output
-    -> normalised box coordinates) and :meth:`regularization_losses`; only the
+    -> normalised box coordinates) and :meth:`regularization_losses_of_last`; only the
     most recent forward is kept, so a consumer must read before the extractor runs
     again (a head reads right after its own call).
     """
@@ -150,7 +150,7 @@ class RoIRectifierExtractor(SingleRoIExtractor):
         params = self.last_params if index is None else self.last_params[index]
         return self.family.build(params)
 
-    def regularization_losses(self, prefix: str = "") -> dict:
+    def regularization_losses_of_last(self, prefix: str = "") -> dict:
         """``{prefix + loss key: weighted scalar}`` of the rectifier's regularisers on the
         last forward's transforms (``{}`` before the first forward)."""
         if self.last_params is None:

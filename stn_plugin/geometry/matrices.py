@@ -6,7 +6,7 @@ transform ``A`` (applied by the first sampler) then ``B`` gives ``A @ B``.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, Union
 
 import torch
 from torch import Tensor
@@ -19,6 +19,11 @@ SINGULAR_TOLERANCE = 1e-6
 # A homogeneous coordinate w with |w| <= this many machine epsilons times the sum of the
 # magnitudes of its terms is 0 up to rounding: the point is undefined.
 UNDEFINED_W_EPS = 8
+# Three of four points whose triangle has |twice its area| at most this fraction of the
+# squared extent of the points count as collinear: no homography maps them.
+COLLINEAR_TOLERANCE = 1e-9
+# A solved homography must map the 4 points to within this fraction of their extent.
+HOMOGRAPHY_TOLERANCE = 1e-6
 
 
 def projective_divide(xy: Tensor, w: Tensor, w_magnitude: Tensor) -> Tensor:
@@ -218,3 +223,68 @@ def matrix_grid(matrix: Tensor, out_size: Sequence[int], sampling_ratio: int = 1
     a = m[:, 2].detach().abs()
     w_magnitude = a[:, 0, None, None] * xs.abs() + (a[:, 1, None, None] * ys[:, None].abs() + a[:, 2, None, None])
     return projective_divide(planes[:, :2].permute(0, 2, 3, 1), planes[:, 2, ..., None], w_magnitude[..., None])
+
+
+def homography_from_points(src: Union[Tensor, Sequence], dst: Union[Tensor, Sequence]) -> Tensor:
+    """``(..., 3, 3)`` float64 homographies ``H`` with ``H src_i ~ dst_i`` for 4 point pairs.
+
+    ``src`` and ``dst`` are ``(..., 4, 2)`` points (tensors, arrays or nested lists;
+    leading dimensions broadcast), in any one coordinate system; ``H`` maps ``src`` to
+    ``dst`` with the projective divide (:func:`apply_matrix`). The 8x8 direct linear
+    system of ``cv2.getPerspectiveTransform`` (``h33 = 1``) is solved in float64
+    whatever the input dtype. Raises ``ValueError`` naming the batch index when three
+    of the four points of ``src`` or ``dst`` are collinear (the quadrilateral is
+    degenerate), or when ``H`` has ``h33 = 0`` (it sends ``src``'s origin to infinity).
+
+    >>> import torch
+    >>> src = torch.tensor([[0.0, 0.0], [4.0, 0.0], [4.0, 2.0], [0.0, 2.0]])
+    >>> dst = torch.tensor([[1.0, 1.0], [5.0, 1.0], [4.0, 3.0], [2.0, 3.0]])
+    >>> h = homography_from_points(src, dst)
+    >>> [[round(v, 9) + 0.0 for v in row] for row in h.tolist()]
+    [[1.0, 1.5, 1.0], [0.0, 2.5, 1.0], [0.0, 0.5, 1.0]]
+    >>> torch.allclose(apply_matrix(h, src.double()), dst.double())
+    True
+    >>> homography_from_points(src, [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 5.0]])
+    Traceback (most recent call last):
+    ...
+    ValueError: dst has three collinear points (index []): no homography maps 4 points onto them
+    """
+    src, dst = _as_points4(src, "src"), _as_points4(dst, "dst")
+    src, dst = torch.broadcast_tensors(src, dst)
+    x, y = src.unbind(-1)
+    u, v = dst.unbind(-1)
+    one, zero = torch.ones_like(x), torch.zeros_like(x)
+    rows_u = torch.stack([x, y, one, zero, zero, zero, -u * x, -u * y], -1)  # (..., 4, 8)
+    rows_v = torch.stack([zero, zero, zero, x, y, one, -v * x, -v * y], -1)
+    a = torch.cat([rows_u, rows_v], -2)  # (..., 8, 8)
+    b = torch.cat([u, v], -1)[..., None]  # (..., 8, 1)
+    h, info = torch.linalg.solve_ex(a, b)
+    h = torch.cat([h[..., 0], one[..., :1]], -1).reshape(*h.shape[:-2], 3, 3)
+    # a singular system (h33 = 0) can solve to finite garbage: check that H does its job
+    extent = (dst - dst.mean(-2, keepdim=True)).abs().amax((-2, -1))
+    error = (apply_matrix(h, src, affine=False) - dst).abs().amax((-2, -1))
+    bad = (info != 0) | ~(error <= HOMOGRAPHY_TOLERANCE * extent)
+    if bool(bad.any()):
+        idx = bad.nonzero()[0].tolist()
+        raise ValueError(f"no homography with h33 = 1 maps src onto dst (index {idx}): it would send src's "
+                         "origin (0, 0) to infinity")
+    return h
+
+
+def _as_points4(points: Union[Tensor, Sequence], name: str) -> Tensor:
+    """``points`` as a float64 ``(..., 4, 2)`` tensor; raises unless no three are collinear."""
+    p = points.to(torch.float64) if isinstance(points, Tensor) else torch.tensor(points, dtype=torch.float64)
+    if p.dim() < 2 or p.shape[-2:] != (4, 2):
+        raise ValueError(f"{name} must have shape (..., 4, 2), got {tuple(p.shape)}")
+    if not bool(torch.isfinite(p).all()):
+        raise ValueError(f"{name} must be finite")
+    extent = (p - p.mean(-2, keepdim=True)).abs().amax((-2, -1))
+    collinear = torch.zeros(p.shape[:-2], dtype=torch.bool, device=p.device)
+    for i, j, k in ((0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3)):
+        e1, e2 = p[..., j, :] - p[..., i, :], p[..., k, :] - p[..., i, :]
+        cross = e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]
+        collinear |= cross.abs() <= COLLINEAR_TOLERANCE * extent ** 2
+    if bool(collinear.any()):
+        idx = collinear.nonzero()[0].tolist()
+        raise ValueError(f"{name} has three collinear points (index {idx}): no homography maps 4 points onto them")
+    return p

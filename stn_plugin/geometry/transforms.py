@@ -272,7 +272,7 @@ class InverseTransform(WrappingTransform):
     Its ``map_points`` is the wrapped transform's ``inverse_map_points`` with
     ``solver_options`` (for TPS, Newton's method; e.g. ``strict=False`` keeps the best
     estimate where the spline folds). Matrices invert in closed form instead
-    (``MatrixTransform.inverse``); :func:`invert_transform` picks the right one.
+    (``MatrixTransform.inverse``); :meth:`Transform.inverse` picks the right one.
 
     >>> import torch
     >>> from stn_plugin.geometry import build_family
@@ -298,19 +298,6 @@ class InverseTransform(WrappingTransform):
 
     def inverse(self, **solver_options) -> Transform:
         return self.transform
-
-
-def invert_transform(transform: Transform, **solver_options) -> Transform:
-    """Inverse of any transform (:meth:`Transform.inverse`): a matrix stays a matrix,
-    the inverse of an inverse is the original, anything else is solved point by point.
-
-    >>> import torch
-    >>> shift = MatrixTransform(torch.tensor([[[1.0, 0, 0.5], [0, 1, 0], [0, 0, 1]]]))
-    >>> inverse = invert_transform(shift)
-    >>> type(inverse).__name__, inverse.matrix[0, 0, 2].item()
-    ('MatrixTransform', -0.5)
-    """
-    return transform.inverse(**solver_options)
 
 
 def compose_transforms(outer: Transform, inner: Transform) -> Transform:
@@ -349,4 +336,4 @@ def as_transform(transform) -> Transform:
 
 
 __all__ = ["Transform", "MatrixTransform", "TPSTransform", "ComposedTransform", "InverseTransform",
-           "compose_transforms", "invert_transform", "as_transform", "check_invertible"]
+           "compose_transforms", "as_transform", "check_invertible"]

@@ -94,8 +94,8 @@ def _mlp(in_features: int, hidden_dims: Sequence[int], identity_params: Tensor) 
     return nn.Sequential(*layers, identity_regressor(d, identity_params))
 
 
-LOCALIZATION_NETS = {"conv": ConvLocalizationNet, "ConvLocalizationNet": ConvLocalizationNet,
-                     "mlp": MLPLocalizationNet, "MLPLocalizationNet": MLPLocalizationNet}
+# ``loc_net=dict(type='conv' | 'mlp', ...)``: one name per class
+LOCALIZATION_NETS = {"conv": ConvLocalizationNet, "mlp": MLPLocalizationNet}
 
 
 def build_localization_net(cfg: Optional[dict], in_channels: int, identity_params: Tensor) -> nn.Module:

@@ -1,8 +1,8 @@
 """Regulariser losses a config can weight (thin nn.Module wrappers of
 :mod:`stn_plugin.geometry.regularizers`).
 
-Each takes a batched transform (and, where needed, its sampling grid) and returns
-``weight * mean over the batch`` as a scalar. :class:`RegularizedModule` assembles the
+Each takes a batched transform and returns ``weight * mean over the batch`` as a
+scalar. :class:`RegularizedModule` assembles the
 configured losses of a module into a loss dict, the one place that does so.
 """
 from __future__ import annotations
@@ -25,10 +25,11 @@ class _TransformLoss(nn.Module):
         super().__init__()
         self.weight = float(weight)
 
-    def forward(self, transform: Transform, grid: Optional[Tensor] = None) -> Tensor:
-        return self.weight * self.per_sample(transform, grid).mean()
+    def forward(self, transform: Transform) -> Tensor:
+        return self.weight * self.per_sample(transform).mean()
 
-    def per_sample(self, transform: Transform, grid: Optional[Tensor]) -> Tensor:
+    def per_sample(self, transform: Transform) -> Tensor:
+        """``(N,)`` the unweighted loss of each transform of the batch."""
         raise NotImplementedError
 
 
@@ -37,7 +38,7 @@ class IdentityDistanceLoss(_TransformLoss):
 
     key = "loss_stn_identity"
 
-    def per_sample(self, transform, grid):
+    def per_sample(self, transform):
         return reg.identity_distance(transform)
 
 
@@ -52,7 +53,7 @@ class AreaBoundLoss(_TransformLoss):
             raise ValueError(f"need 0 <= min_scale < max_scale, got {min_scale}, {max_scale}")
         self.min_scale, self.max_scale = float(min_scale), float(max_scale)
 
-    def per_sample(self, transform, grid):
+    def per_sample(self, transform):
         return reg.area_bound_violation(transform, self.min_scale, self.max_scale)
 
 
@@ -61,10 +62,8 @@ class OutsideSamplingLoss(_TransformLoss):
 
     key = "loss_stn_outside"
 
-    def per_sample(self, transform, grid):
-        if grid is None:
-            grid = reg.probe_points(transform)[1]
-        return reg.outside_excess(grid)
+    def per_sample(self, transform):
+        return reg.outside_excess(reg.probe_points(transform)[1])
 
 
 class BendingEnergyLoss(_TransformLoss):
@@ -72,7 +71,7 @@ class BendingEnergyLoss(_TransformLoss):
 
     key = "loss_stn_bending"
 
-    def per_sample(self, transform, grid):
+    def per_sample(self, transform):
         return reg.bending_energy(transform)
 
 

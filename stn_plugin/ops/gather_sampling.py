@@ -8,7 +8,7 @@ index and blends them with the bilinear weights.
 
 * :func:`gather_sample` -- samples of image ``batch_index[n]`` at index-coordinate points
   (pixel centres on integers), with the padding rules of
-  :func:`~stn_plugin.ops.roi_sample` (``'zeros'``, ``'border'``, ``'roi_align'``).
+  :mod:`~stn_plugin.ops.padding` (``'zeros'``, ``'border'``, ``'roi_align'``).
 * :func:`grid_sample_gather` -- a drop-in for ``F.grid_sample`` (4-D, ``bilinear`` /
   ``nearest``, ``zeros`` / ``border`` / ``reflection``, both ``align_corners``).
 
@@ -26,21 +26,9 @@ from torch import Tensor
 
 from ..geometry.coords import normalized_to_index
 from ..geometry.validation import check_choice, check_tensor
+from .padding import PADDING_MODES, pad_index_points
 
-__all__ = ["gather_sample", "grid_sample_gather", "clamp_into_map", "GATHER_PADDING_MODES"]
-
-GATHER_PADDING_MODES = ("zeros", "border", "roi_align")
-
-
-def clamp_into_map(v: Tensor, high, edge_gradient: bool = True) -> Tensor:
-    """Clamp coordinates ``v`` into ``[0, high]``; ``high`` may be a traced size.
-
-    ``edge_gradient=True``: ``torch.clamp``'s gradient (1 up to and at the edge), as
-    mmcv's RoIAlign rule has it; ``False``: ``grid_sample``'s border rule, no gradient at
-    or beyond the edge. NaN stays NaN (and reads 0 later).
-    """
-    clamped = torch.minimum(torch.clamp(v if edge_gradient else v.detach(), min=0.0), torch.zeros_like(v) + high)
-    return clamped if edge_gradient else torch.where((v > 0) & (v < high), v, clamped)
+__all__ = ["gather_sample", "grid_sample_gather"]
 
 
 def gather_sample(features: Tensor, batch_index: Tensor, points: Tensor, padding: str = "zeros",
@@ -57,19 +45,13 @@ def gather_sample(features: Tensor, batch_index: Tensor, points: Tensor, padding
     """
     check_tensor(features, "features", dims=(4,), finite=False)
     check_tensor(points, "points", dims=(3,), last_dims=(None, 2), finite=False)
-    check_choice(padding, GATHER_PADDING_MODES, "padding")
+    check_choice(padding, PADDING_MODES, "padding")
     check_choice(mode, ("bilinear", "nearest"), "mode")
     b, c, h, w = features.shape
     n, p = points.shape[0], points.shape[1]
     table = features.permute(0, 2, 3, 1).reshape(-1, c)  # (B*H*W, C): one row per pixel
     base = (batch_index.long() * (h * w))[:, None]  # (N, 1): row of each image's pixel (0, 0)
-    x, y = points[..., 0], points[..., 1]
-    valid = torch.isfinite(x) & torch.isfinite(y)
-    if padding == "roi_align":
-        valid = valid & (x >= -1) & (x <= w) & (y >= -1) & (y <= h)
-    if padding in ("roi_align", "border"):
-        edge_gradient = padding == "roi_align"
-        x, y = clamp_into_map(x, w - 1, edge_gradient), clamp_into_map(y, h - 1, edge_gradient)
+    x, y, valid = pad_index_points(points[..., 0], points[..., 1], (h, w), padding)
 
     if mode == "nearest":
         corners = [(torch.round(x), torch.round(y), None)]

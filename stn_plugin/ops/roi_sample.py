@@ -21,6 +21,7 @@ from ..geometry.transforms import MatrixTransform, Transform
 from ..geometry.validation import (Flag, check_choice, check_flags, check_positive_int, check_positive_number,
                                    check_rois, check_same_device, check_same_dtype, check_size2, check_tensor,
                                    finite_flag, is_tracing)
+from .padding import PADDING_MODES
 from .profiling import profile_stage
 from .roi_sample_torch import roi_sample_index_points, roi_sample_torch
 from .roi_sample_traceable import roi_sample_traceable
@@ -28,7 +29,6 @@ from .sampler_selection import active_sampler
 
 __all__ = ["roi_sample", "auto_backend", "PADDING_MODES", "BACKENDS", "TRITON_DTYPES"]
 
-PADDING_MODES = ("roi_align", "zeros", "border")
 BACKENDS = ("auto", "torch", "triton")
 # dtypes the Triton kernels take (fp32 accumulation inside)
 TRITON_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -80,7 +80,7 @@ def roi_sample(features: Tensor, rois: Tensor, transform: Union[None, Tensor, Tr
             ``y < -1`` or ``y > H`` (index coordinates) counts 0, any other is clamped to
             the map before interpolating, and the cell averages all ``s*s`` sub-samples;
             ``'zeros'`` -- corners outside the map read 0 (``grid_sample`` zeros);
-            ``'border'`` -- clamp to the map. In every mode an *undefined* sub-sample
+            ``'border'`` -- clamp to the map (the rules: :mod:`stn_plugin.ops.padding`). In every mode an *undefined* sub-sample
             -- a projective matrix's homogeneous coordinate is 0 there (up to
             rounding), or its coordinate is not finite -- reads 0 and passes no
             gradient to the features, the transform or the boxes (both backends).

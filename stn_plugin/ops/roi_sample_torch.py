@@ -46,8 +46,9 @@ from ..geometry.coords import (feature_index_to_normalized, output_grid, pixel_t
                                roi_frame_to_pixel)
 from ..geometry.matrices import has_affine_last_row, projective_divide
 from .cell_gather import cell_taps, gather_cells
+from .padding import OUTSIDE_POINT, pad_index_points
 
-__all__ = ["roi_sample_torch", "roi_sample_index_points", "roi_align_inside", "use_cell_gather"]
+__all__ = ["roi_sample_torch", "roi_sample_index_points", "use_cell_gather"]
 
 # On the CPU, maps whose image (C x H x W) takes at least this many bytes are sampled by
 # row gathers (see use_cell_gather). Seen on this project's 2-core machines (one thread,
@@ -65,10 +66,6 @@ SAMPLE_CHUNK_BYTES = 1 << 21
 # (taps and weights: tens of bytes per sub-sample) take about this many bytes: these
 # transients then stay bounded instead of growing with N beside the output.
 NO_GRAD_CHUNK_BYTES = 1 << 24
-
-# Samples that must read 0 (mmcv's outside rule, undefined points) sample here: normalised
-# grid_sample coordinates far outside the map, where zeros padding reads 0 with no gradient.
-_OUTSIDE_POINT = -4.0
 
 
 def roi_sample_index_points(rois: Tensor, transform: Optional[Tensor], out_size: Tuple[int, int],
@@ -126,30 +123,6 @@ def roi_sample_index_points(rois: Tensor, transform: Optional[Tensor], out_size:
     return torch.where(defined, points, float("nan"))
 
 
-def roi_align_inside(index_points: Tensor, size: Tuple[int, int]) -> Tensor:
-    """mmcv RoIAlign's boundary rule: a sample counts iff ``-1 <= x <= W`` and
-    ``-1 <= y <= H`` (index coordinates). Boolean ``(...)`` for points ``(..., 2)``;
-    no gradient (a step function).
-
-    >>> import torch
-    >>> roi_align_inside(torch.tensor([[-1.0, 0.0], [4.5, 0.0]]), (4, 4)).tolist()
-    [True, False]
-    """
-    h, w = size
-    x, y = index_points.detach().unbind(-1)
-    return (x >= -1) & (x <= w) & (y >= -1) & (y <= h)  # False for NaN (undefined) points
-
-
-def _clamp_to_map(index_points: Tensor, size: Tuple[int, int]) -> Tensor:
-    """Clamp ``(..., 2)`` index points into the map, with ``grid_sample``'s border rule
-    for the gradient: none at or beyond the edge."""
-    h, w = size
-    hi = index_points.new_tensor([w - 1, h - 1])
-    p = index_points
-    inside = (p > 0) & (p < hi)
-    return torch.where(inside, p, torch.clamp(p.detach(), min=torch.zeros_like(hi), max=hi))
-
-
 def roi_sample_torch(features: Tensor, rois: Tensor, transform: Optional[Tensor],
                      out_size: Tuple[int, int], spatial_scale: float, sampling_ratio: int,
                      padding: str) -> Tensor:
@@ -176,19 +149,13 @@ def roi_sample_torch(features: Tensor, rois: Tensor, transform: Optional[Tensor]
     cell_gather = use_cell_gather(feats)
 
     def sample_coordinates(rois: Tensor, transform: Optional[Tensor]) -> Tuple[Tensor, ...]:
-        idx_pts = roi_sample_index_points(rois, transform, out_size, spatial_scale, s, dtype=cdtype)
-        keep = torch.isfinite(idx_pts.detach()).all(-1)  # undefined samples read 0
-        if padding == "roi_align":
-            # mmcv's rule: valid points are clamped into the map, the others read 0
-            keep = keep & roi_align_inside(idx_pts, (fh, fw))
-            hi = idx_pts.new_tensor([fw - 1, fh - 1])
-            idx_pts = torch.clamp(idx_pts, min=torch.zeros_like(hi), max=hi)
-        elif padding == "border":
-            idx_pts = _clamp_to_map(idx_pts, (fh, fw))
+        x, y = roi_sample_index_points(rois, transform, out_size, spatial_scale, s, dtype=cdtype).unbind(-1)
+        x, y, keep = pad_index_points(x, y, (fh, fw), padding)
+        idx_pts = torch.stack([x, y], -1)
         if cell_gather:
             return cell_taps(idx_pts, keep, (fh, fw), batch_idx, s)
         grid = feature_index_to_normalized(idx_pts, (fh, fw))  # grid_sample coords, align_corners=False
-        return (torch.where(keep[..., None], grid, grid.new_tensor(_OUTSIDE_POINT)),)
+        return (torch.where(keep[..., None], grid, grid.new_tensor(OUTSIDE_POINT)),)
 
     coordinates = _recomputed_in_backward(sample_coordinates, rois, transform)
     if cell_gather:

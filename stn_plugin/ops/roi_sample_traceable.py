@@ -32,35 +32,28 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..geometry.coords import index_to_normalized
-from .gather_sampling import clamp_into_map, gather_sample
+from .gather_sampling import gather_sample
+from .padding import OUTSIDE_POINT, pad_index_points
 from .roi_sample_torch import roi_sample_index_points
 from .sampler_selection import active_sampler
 
 __all__ = ["roi_sample_traceable"]
 
-# normalised coordinates far outside the stacked map: zeros padding reads 0, no gradient
-_OUTSIDE_POINT = -4.0
 
 
 def _stacked_grid_sample(feats: Tensor, batch_idx: Tensor, points: Tensor, padding: str) -> Tensor:
     """``(N, C, hs, ws)`` samples at index points ``(N, hs, ws, 2)`` of images ``batch_idx``."""
     b, c, fh, fw = feats.shape
     n, hs, ws = points.shape[0], points.shape[1], points.shape[2]
-    x, y = points[..., 0], points[..., 1]
-    keep = torch.isfinite(x.detach()) & torch.isfinite(y.detach())
-    if padding == "roi_align":
-        keep = keep & (x >= -1) & (x <= fw) & (y >= -1) & (y <= fh)
-        x, y = clamp_into_map(x, fw - 1), clamp_into_map(y, fh - 1)
-    elif padding == "border":
-        x, y = clamp_into_map(x, fw - 1, edge_gradient=False), clamp_into_map(y, fh - 1, edge_gradient=False)
-    else:  # zeros: a point more than a pixel outside has no corner in the map
+    x, y, keep = pad_index_points(points[..., 0], points[..., 1], (fh, fw), padding)
+    if padding == "zeros":  # a point more than a pixel outside has no corner in the map
         keep = keep & (x > -1) & (x < fw) & (y > -1) & (y < fh)
     keep = keep.detach()
     framed = F.pad(feats, (1, 1, 1, 1))  # (B, C, H+2, W+2)
     stacked = framed.transpose(0, 1).reshape(1, c, b * (fh + 2), fw + 2)
     rows = (batch_idx * (fh + 2)).to(y.dtype)[:, None, None]
     grid = index_to_normalized(torch.stack([x + 1, y + 1 + rows], -1), (b * (fh + 2), fw + 2))
-    grid = torch.where(keep[..., None], grid, torch.full_like(grid, _OUTSIDE_POINT))
+    grid = torch.where(keep[..., None], grid, torch.full_like(grid, OUTSIDE_POINT))
     sampled = F.grid_sample(stacked, grid.reshape(1, n * hs, ws, 2), mode="bilinear", padding_mode="zeros",
                             align_corners=False)  # (1, C, N*hs, ws)
     return sampled.reshape(c, n, hs, ws).transpose(0, 1)

@@ -62,6 +62,7 @@ def _setup_corners(x, y, defined, lanes, H, W, PAD: tl.constexpr):
     ``gx, gy`` of the clamp (0 where the coordinate was clamped), and the validity mask.
     Undefined samples (``defined`` False) are invalid in every mode: they read 0 and
     get no gradient.
+    The padding rules of :mod:`stn_plugin.ops.padding` (``pad_index_points``), in registers:
     PAD 0 'roi_align': mmcv's rule -- outside [-1, W] x [-1, H] counts 0, else clamp to
     the map. PAD 1 'zeros': corners outside the map read 0. PAD 2 'border': clamp.
     """

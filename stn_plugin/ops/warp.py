@@ -18,13 +18,11 @@ from torch import Tensor
 from ..geometry.transforms import Transform, as_transform
 from ..geometry.validation import (check_choice, check_positive_int, check_same_device, check_size2,
                                    check_tensor, is_tracing)
+from .padding import OUTSIDE_POINT
 from .sampler_selection import grid_sample  # F.grid_sample, or gathers while exporting
 
 PADDING_MODES = ("zeros", "border", "reflection", "fill")
 SAMPLING_MODES = ("bilinear", "nearest")
-# normalised coordinates far outside any input, where zeros padding reads 0
-_OUTSIDE_POINT = -4.0
-
 
 __all__ = ["warp", "check_sampling_options", "PADDING_MODES", "SAMPLING_MODES"]
 
@@ -145,7 +143,7 @@ def warp(images: Tensor, transform: Union[Transform, Tensor], out_size: Optional
         # no outside, so they sample any point and are masked to 0 after
         defined = torch.isfinite(grid.detach()).all(-1, keepdim=True)
         outside = padding in ("zeros", "fill")
-        grid = torch.where(defined, grid, grid.new_tensor(_OUTSIDE_POINT if outside else 0.0))
+        grid = torch.where(defined, grid, grid.new_tensor(OUTSIDE_POINT if outside else 0.0))
         out = grid_sample(src, grid, mode=mode, padding_mode="zeros" if fill is not None else padding,
                           align_corners=align_corners)
         if not outside:

@@ -39,4 +39,8 @@ from .word_crops import crop_box, export_word_crops  # noqa: E402
 from .transforms import LoadTextSpottingAnnotations, PackTextSpottingInputs  # noqa: E402
 from .word_scenes import WordSceneOptions, generate_word_scenes, render_word_scene  # noqa: E402
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = ["TextSpottingDataset", "SpottingCounts", "TextSpottingMetric", "spotting_counts", "spotting_scores",
+           "polygon_iou_matrix", "SpottingRoIHead", "roi_text_polygons",
+           "SubmoduleOptimWrapperConstructor", "multi_optimizer_train_step", "TextSpotter", "crop_box",
+           "export_word_crops", "LoadTextSpottingAnnotations", "PackTextSpottingInputs",
+           "WordSceneOptions", "generate_word_scenes", "render_word_scene"]

@@ -1,8 +1,8 @@
 """Run a text spotter on images: words as boxes, polygons and readings, drawn and as JSON.
 
 The application side of :class:`~stn_plugin.spotting.TextSpotter`, used by
-``tools/spot_text.py``. The model is built and loaded with mmdet's ``init_detector``
-and run with ``inference_detector`` (mmdet's test pipeline of the config), so what it
+``tools/spot_text.py``. The model is built and loaded with
+:func:`stn_plugin.apis.init_model` (checked by :func:`check_spotter`) and run with ``inference_detector`` (mmdet's test pipeline of the config), so what it
 sees is what the config's test set sees.
 
 A result per image is a list of words, each ``{"bbox": [x1, y1, x2, y2], "score": s,
@@ -12,25 +12,16 @@ polygon runs along the top edge of the rectified crop, then back along its botto
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 
-__all__ = ["load_spotter", "spot_text", "draw_words"]
+__all__ = ["check_spotter", "spot_text", "draw_words"]
 
 
-def load_spotter(config: str, checkpoint: Optional[str] = None, device: str = "cpu"):
-    """The text spotter of ``config`` with ``checkpoint``'s weights (``None``: the
-    config's initialisation, for trying the pipeline out), in eval mode."""
-    import os.path as osp
-
-    from mmdet.apis import init_detector
-
-    if not osp.isfile(config):
-        raise FileNotFoundError(f"config file not found: {config}")
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
-    model = init_detector(config, checkpoint, device=device)
+def check_spotter(model, config: str):
+    """``model`` (from :func:`stn_plugin.apis.init_model`) if it is a text spotter; a
+    ``ValueError`` naming ``config`` otherwise."""
     if type(model).__name__ != "TextSpotter":
         raise ValueError(f"{config}: the model is a {type(model).__name__}, not a TextSpotter; "
                          "tools/spot_text.py needs a spotting config (configs/spotting/)")

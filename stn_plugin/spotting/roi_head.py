@@ -188,7 +188,7 @@ class SpottingRoIHead(RectifyingRoIHead):
         losses = {"loss_recog_" + k[len("loss_"):] if k.startswith("loss_") else "recog_" + k:
                   v * self.recog_loss_weight for k, v in recog.items()}
         if isinstance(self.recog_roi_extractor, RoIRectifierExtractor):
-            losses.update(self.recog_roi_extractor.regularization_losses("recog_"))
+            losses.update(self.recog_roi_extractor.regularization_losses_of_last("recog_"))
         return losses
 
     # -- prediction -------------------------------------------------------------------

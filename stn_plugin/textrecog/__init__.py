@@ -31,4 +31,9 @@ from .region_annotations import read_annotations  # noqa: E402
 from ..rectify import TextRectifier  # noqa: E402
 from .text_regions import DegenerateRegionError, TextRegion  # noqa: E402
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = ["BiLSTMCTCHead", "CRNNBackbone", "TextRecogJSONDataset", "TextRecogLMDBDataset", "METRIC_NAMES",
+           "TextRecogMetric", "edit_distance", "normalize_text", "text_recognition_scores",
+           "CTCTextRecognizer", "TextRecogDataSample", "LoadTextCrop", "PackTextRecogInputs",
+           "ResizeTextCrop", "decode_text_crop", "resize_text_crop", "TextRecogVisualizationHook",
+           "rectify_regions", "region_geometry", "read_annotations", "TextRectifier",
+           "DegenerateRegionError", "TextRegion"]

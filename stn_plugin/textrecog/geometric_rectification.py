@@ -31,6 +31,7 @@ from torch import Tensor
 
 from ..geometry.coords import index_to_continuous_matrix, pixel_matrix_to_normalized, pixel_to_normalized
 from ..geometry.frames import auto_sampling_ratio, bounded_size
+from ..geometry.matrices import homography_from_points
 from ..geometry.tps import ThinPlateSpline
 from ..geometry.transforms import ComposedTransform, MatrixTransform, TPSTransform, Transform
 from ..ops.warp import warp
@@ -66,17 +67,13 @@ class RegionGeometry:
     natural_size: Tuple[int, int] = (0, 0)
 
 
-def _square_homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """3x3 projective matrix ``H`` (float64) with ``H src_i ~ dst_i`` for 4 point pairs."""
-    a, b = [], []
-    for (x, y), (u, v) in zip(src, dst):
-        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        b += [u, v]
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if abs(np.linalg.det(a)) < 1e-12:
-        raise DegenerateRegionError("three of the four corners are collinear: no perspective transform")
-    return np.append(np.linalg.solve(a, b), 1.0).reshape(3, 3)
+def _homography(src: np.ndarray, dst: np.ndarray) -> Tensor:
+    """:func:`~stn_plugin.geometry.matrices.homography_from_points` for one region's corners,
+    a degenerate quadrilateral raised as :class:`DegenerateRegionError`."""
+    try:
+        return homography_from_points(src, dst)
+    except ValueError as err:
+        raise DegenerateRegionError(f"no perspective transform for the quadrilateral: {err}") from err
 
 
 def quad_size(quad: np.ndarray) -> Tuple[int, int]:
@@ -94,7 +91,7 @@ def opencv_perspective_matrix(quad: np.ndarray, size: Sequence[int]) -> np.ndarr
     pixels' outer edges land on the quad. Here computed without OpenCV, ``(3, 3)``."""
     h, w = int(size[0]), int(size[1])
     rect = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]])
-    return _square_homography(np.asarray(quad, dtype=np.float64), rect)
+    return _homography(np.asarray(quad, dtype=np.float64), rect).numpy()
 
 
 def perspective_transform(quad: np.ndarray, image_size: Sequence[int], size: Sequence[int]) -> MatrixTransform:
@@ -104,7 +101,7 @@ def perspective_transform(quad: np.ndarray, image_size: Sequence[int], size: Seq
     to_cont = index_to_continuous_matrix(dtype=torch.float64).numpy()
     quad_c = (np.c_[np.asarray(quad, dtype=np.float64), np.ones(4)] @ to_cont.T)[:, :2]
     rect_c = np.array([[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]])
-    pix = torch.from_numpy(_square_homography(rect_c, quad_c))  # output pixel -> image pixel
+    pix = _homography(rect_c, quad_c)  # output pixel -> image pixel
     return MatrixTransform(pixel_matrix_to_normalized(pix, image_size, (h, w))[None], affine=False)
 
 

@@ -18,6 +18,7 @@ from mmengine.structures import LabelData
 from mmdet.registry import MODELS
 from torch import Tensor
 
+from ..geometry.tables import build_from_table
 from ..geometry.transforms import Transform
 from ..modules.spatial_transformer import SpatialTransformerBase
 from .ctc_decoding import ctc_beam_search_decode, ctc_greedy_decode
@@ -28,20 +29,14 @@ DECODINGS = ("greedy", "beam")
 
 
 def _build_dictionary(cfg: Union[None, str, dict, CTCDictionary]) -> CTCDictionary:
-    if isinstance(cfg, CTCDictionary):
-        return cfg
+    """``None``: the default alphabet; a string: its characters; a dict: the options of
+    :class:`CTCDictionary` (``type``, if given, must be ``'CTCDictionary'``)."""
     if cfg is None:
         return CTCDictionary()
     if isinstance(cfg, str):
         return CTCDictionary(characters=cfg)
-    if isinstance(cfg, dict):
-        cfg = {k: v for k, v in cfg.items() if k != "type"}
-        try:  # the keys against the signature, so errors inside CTCDictionary are not renamed
-            inspect.signature(CTCDictionary).bind(**cfg)
-        except TypeError as err:
-            raise TypeError(f"bad dictionary config keys {sorted(cfg)}: {err}") from None
-        return CTCDictionary(**cfg)
-    raise TypeError(f"dictionary must be None, a string of characters, a dict or a CTCDictionary, got {cfg!r}")
+    return build_from_table(cfg, {"CTCDictionary": CTCDictionary}, "dictionary", default_type="CTCDictionary",
+                            instance_of=CTCDictionary)
 
 
 @MODELS.register_module()

@@ -24,26 +24,12 @@ from ..rectify.text_rectifier import TextRectifier
 
 
 def load_recognizer(config: str, checkpoint: Optional[str] = None, device: str = "cpu"):
-    """Build the recognizer of an mmengine ``config`` file and load ``checkpoint`` into it."""
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope, init_default_scope
-    from mmengine.runner import load_checkpoint
-    from mmdet.registry import MODELS
+    """``(model, config)`` of :func:`stn_plugin.apis.init_model` (strict), for
+    :meth:`TextRectifier.from_recognizer`'s file form."""
+    from ..apis import init_model
 
-    if not osp.isfile(config):
-        raise FileNotFoundError(f"config file not found: {config}")
-    cfg = Config.fromfile(config)
-    if cfg.get("custom_imports"):
-        from mmengine.utils import import_modules_from_strings
-        import_modules_from_strings(**cfg.custom_imports)
-    if DefaultScope.get_current_instance() is None:
-        init_default_scope(cfg.get("default_scope", "mmdet"))
-    model = MODELS.build(cfg.model)
-    if checkpoint is not None:
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
-        load_checkpoint(model, checkpoint, map_location="cpu", strict=True)
-    return model.to(device).eval(), cfg
+    model = init_model(config, checkpoint, device=device)
+    return model, model.cfg
 
 
 def model_input_size(cfg) -> Tuple[int, int]:

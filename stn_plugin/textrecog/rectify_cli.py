@@ -239,11 +239,12 @@ def _load_rectifier(args, **kwargs):
 def load_word_crop_models(args) -> tuple:
     """``(model, cfg, model_name, rectifier, channels)`` of word-crop mode: the
     recognizer and its rectifier (CONFIG CHECKPOINT), or ``--rectifier`` alone."""
-    from .rectify import load_recognizer
+    from ..apis import init_model
     from .text_rectifier import TextRectifier
 
     if args.config:
-        model, cfg = load_recognizer(args.config, args.checkpoint, device=args.device)
+        model = init_model(args.config, args.checkpoint, device=args.device)
+        cfg = model.cfg
         model_name = osp.splitext(osp.basename(args.config))[0]
         rectifier = (TextRectifier.from_recognizer(model, cfg, name=model_name, device=args.device,
                                                    batch_size=args.batch_size)

@@ -31,8 +31,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..datasets.provenance import library_versions
 from ..datasets.output_folders import check_split_name, remove_earlier_outputs
+from ..datasets.provenance import library_versions
+from ..geometry.matrices import homography_from_points
 from .text_formats import write_textrecog_json
 
 DISTORTIONS = ("none", "rotate", "perspective", "curve", "arc")
@@ -174,7 +175,7 @@ def _perspective(mask: np.ndarray, rng: np.random.Generator) -> Tuple[np.ndarray
             dst[bottom, 1] += short / 2
     dst -= dst.min(0)
     nw, nh = int(math.ceil(dst[:, 0].max())) + 1, int(math.ceil(dst[:, 1].max())) + 1
-    m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+    m = homography_from_points(src, dst.astype(np.float32)).numpy()
 
     def forward(p: np.ndarray) -> np.ndarray:
         q = p @ m[:, :2].T + m[:, 2]
@@ -331,12 +332,6 @@ def render_word_with_warp(word: str, rng: np.random.Generator, distortion: str =
     noise_std = rng.uniform(0, 12)
     img = img + rng.normal(0, noise_std, img.shape).astype(np.float32)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8), warp.astype(np.float32)
-
-
-def render_word(word: str, rng: np.random.Generator, distortion: str = "none",
-                fonts: Optional[Sequence[str]] = None, height_range: Tuple[int, int] = (20, 64)) -> np.ndarray:
-    """:func:`render_word_with_warp` without the warp: the crop ``(H, W, 3)`` uint8 RGB."""
-    return render_word_with_warp(word, rng, distortion, fonts, height_range)[0]
 
 
 def make_sample(seed: int, index: int, distortions: Sequence[str] = DISTORTIONS, word_source: str = "mixed",

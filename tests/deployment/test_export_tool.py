@@ -10,15 +10,15 @@ import torch
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
+from stn_plugin.apis import init_model
 from stn_plugin.deployment.export_cli import main
-from stn_plugin.deployment.model_export import load_model
 
 CONFIGS = osp.join(osp.dirname(__file__), "..", "..", "configs")
 
 
 def _checkpoint(config, path):
     """A checkpoint of a perturbed model (a fresh one has identity rectifiers)."""
-    model, _ = load_model(config)
+    model = init_model(config)
     torch.manual_seed(0)
     with torch.no_grad():
         for p in model.parameters():
@@ -109,3 +109,11 @@ def test_onnx_evaluation_tool_bad_threads_is_a_usage_error(tmp_path, usage_error
     from stn_plugin.deployment.evaluate_cli import main as evaluate_main
 
     assert "--num-threads" in usage_error_line(evaluate_main, [RECOGNIZER, "x.onnx", "--num-threads", "0"])
+
+
+def test_export_tool_refuses_another_models_checkpoint(tmp_path, error_line):
+    checkpoint = _checkpoint(MNIST, tmp_path / "mnist.pth")
+    err = error_line(main, [RECOGNIZER, checkpoint, "--out", str(tmp_path / "x.onnx"), "--repeats", "1"])
+    assert err.startswith("error: checkpoint ") and "does not fit the CTCTextRecognizer" in err
+    assert "missing keys" in err and "unexpected keys" in err
+    assert not osp.exists(tmp_path / "x.onnx")

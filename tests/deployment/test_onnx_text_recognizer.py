@@ -67,7 +67,8 @@ def test_onnx_file_evaluates_like_the_checkpoint(tmp_path):
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from stn_plugin.deployment.model_export import export_model, load_model
+    from stn_plugin.apis import init_model
+    from stn_plugin.deployment.model_export import export_model
     from stn_plugin.deployment.runtime_recognizer import evaluate_onnx_recognizer
     from stn_plugin.textrecog.synthetic_words import generate_synthetic_words
 
@@ -76,7 +77,8 @@ def test_onnx_file_evaluates_like_the_checkpoint(tmp_path):
     config = osp.join(CONFIGS, "crnn-tps_synthetic-words.py")
     options = {"test_dataloader.dataset.data_root": str(data), "test_dataloader.num_workers": 0,
                "test_dataloader.persistent_workers": False, "test_dataloader.batch_size": 4}
-    model, cfg = load_model(config, None, options)
+    model = init_model(config, None, cfg_options=options)
+    cfg = model.cfg
     torch.manual_seed(0)
     with torch.no_grad():  # a non-trivial network: away from the identity rectifier
         for p in model.parameters():

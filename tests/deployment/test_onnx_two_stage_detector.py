@@ -14,7 +14,8 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from stn_plugin.deployment import FORBIDDEN_OPS, graph_op_types
-from stn_plugin.deployment.model_export import check_exported, export_model, load_model, model_kind
+from stn_plugin.apis import init_model
+from stn_plugin.deployment.model_export import check_exported, export_model, model_kind
 
 CONFIG = osp.join(osp.dirname(__file__), "..", "..", "configs", "digits",
                   "faster-rcnn_r18_fpn_digit-scenes_affine-rectifier.py")
@@ -24,7 +25,8 @@ TOLERANCE = 1e-3  # boxes in pixels, scores
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     torch.manual_seed(0)
-    model, cfg = load_model(CONFIG)  # freshly initialised
+    model = init_model(CONFIG)  # freshly initialised
+    cfg = model.cfg
     files = export_model(model, cfg, tmp_path_factory.mktemp("detector") / "detector.onnx", dynamic=True)
     return model, cfg, files
 

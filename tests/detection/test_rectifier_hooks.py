@@ -59,7 +59,21 @@ def test_stats_hook_logs_statistics_and_warns_only_on_collapse():
     collapsed = fake_runner(scaled_affine(0.1), name="hooks_collapsed")
     RectifierStatsHook(interval=1, collapse_area=0.05).after_train_iter(collapsed, 0, data_batch)
     assert collapsed.message_hub.log_scalars["train/stn/ext/area_scale"].current() == pytest.approx(0.01, rel=1e-3)
-    assert len(collapsed.warnings) == 1 and "'ext' may be collapsing" in collapsed.warnings[0]
+    assert len(collapsed.warnings) == 1 and "'ext' at iter 1 may be collapsing" in collapsed.warnings[0]
+    assert "AreaBoundLoss" in collapsed.warnings[0] and "OutsideSamplingLoss" not in collapsed.warnings[0]
+
+
+def test_stats_hook_advice_for_samples_outside_the_image_is_about_the_box():
+    data_batch = dict(inputs=[torch.zeros(3, 64, 64)])
+    shifted = scaled_affine(1.0)
+    shifted[:, 2] = 40.0  # far right of every box: all samples outside the image
+    drifting = fake_runner(shifted, name="hooks_drifting")
+    RectifierStatsHook(interval=1).after_train_iter(drifting, 0, data_batch)
+    assert drifting.message_hub.log_scalars["train/stn/ext/outside_fraction"].current() == pytest.approx(1.0)
+    (warning,) = drifting.warnings
+    assert "samples outside the image" in warning and "may be collapsing" not in warning
+    assert "OutsideSamplingLoss, which on an RoI rectifier keeps the samples inside the RoI box" in warning
+    assert "AreaBoundLoss" not in warning
 
 
 def test_stats_hook_mirror_is_no_collapse_and_is_reported():

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 
 from stn_plugin.geometry.coords import feature_index_to_normalized
 from stn_plugin.ops import roi_sample, roi_sample_torch
-from stn_plugin.ops.roi_sample_torch import roi_align_inside, roi_sample_index_points
+from stn_plugin.ops.padding import roi_align_inside
+from stn_plugin.ops.roi_sample_torch import roi_sample_index_points
 
 
 def _per_roi_reference(features, rois, transform, out_size, scale, ratio, padding):

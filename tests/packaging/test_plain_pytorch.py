@@ -31,7 +31,7 @@ BLOCK_OPENMMLAB = textwrap.dedent(f"""
 USE_THE_CORE = textwrap.dedent("""
     import torch
     import stn_plugin
-    from stn_plugin.geometry import build_family, invert_transform
+    from stn_plugin.geometry import build_family
     from stn_plugin.modules import SpatialTransformer, RecurrentSpatialTransformer, AreaBoundLoss
     from stn_plugin.modules.roi_rectifier import RoIRectifier
     from stn_plugin.ops import roi_sample, warp
@@ -49,7 +49,7 @@ USE_THE_CORE = textwrap.dedent("""
     family = build_family(dict(type='similarity', max_rotation=30, scale_range=(0.8, 1.25)))
     t = family.build(family.identity_params(dtype=torch.float64).repeat(2, 1) + 0.3)
     points = torch.rand(2, 10, 2, dtype=torch.float64) * 2 - 1
-    assert torch.allclose(invert_transform(t).map_points(t.map_points(points)), points, atol=1e-10)
+    assert torch.allclose(t.inverse().map_points(t.map_points(points)), points, atol=1e-10)
     assert warp(images, t, (12, 16), sampling_ratio=2).shape == (2, 3, 12, 16)
     # roi_sample at the identity samples the box; the RoI rectifier runs on it
     feats = torch.rand(1, 4, 16, 16, dtype=torch.float64)

@@ -58,3 +58,18 @@ def test_console_entry_points_run():
         proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert proc.stdout.startswith(f"usage: stn-{name}") and all(w in proc.stdout for w in words)
+
+
+def test_config_lookup_works_in_an_installed_package(wheel, tmp_path):
+    # the wheel unpacked is the layout of a non-editable install: no configs/ beside the package
+    site = tmp_path / "site-packages"
+    wheel.extractall(site)
+    code = ("from stn_plugin.cli.paths import config_path; "
+            "print(config_path('digits/faster-rcnn_r18_fpn_digit-scenes_baseline.py')); "
+            "print(config_path('textrecog/crnn-tps_synthetic-words.py'))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": ""},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    mim = site / "stn_plugin" / ".mim" / "configs"
+    found = [Path(line) for line in proc.stdout.split()]
+    assert len(found) == 2 and all(p.is_file() and mim in p.parents for p in found)

@@ -1,4 +1,5 @@
 """The plain modules are registered in mmdet's MODELS and build from config dicts."""
+import pytest
 import torch
 
 import stn_plugin  # noqa: F401  (registers)
@@ -26,3 +27,29 @@ def test_registration_is_idempotent():
     register_all_modules()
     register_all_modules()
     assert MODELS.get("SpatialTransformer").__module__.startswith("stn_plugin.modules")
+
+
+def test_the_registered_modules_are_the_building_table():
+    from stn_plugin.modules import MODULES
+
+    for name, cls in MODULES.items():
+        assert MODELS.get(name) is cls
+    # localization nets are parts, built by their short names inside a transformer
+    assert "ConvLocalizationNet" not in MODELS.module_dict
+
+
+def test_registration_refuses_to_replace_another_packages_class():
+    from mmengine.registry import Registry
+
+    from stn_plugin.registration import register_module_classes
+
+    registry = Registry("scratch")
+
+    class SpatialTransformer:  # another package's class of the same name
+        pass
+
+    registry.register_module(module=SpatialTransformer)
+    from stn_plugin.modules import SpatialTransformer as Ours
+    with pytest.raises(KeyError, match="already has a SpatialTransformer from .*would replace it"):
+        register_module_classes([Ours], registry)
+    register_module_classes([Ours], Registry("fresh"))

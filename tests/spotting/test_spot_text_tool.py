@@ -120,3 +120,15 @@ def test_missing_files_are_one_error_line(images, tmp_path, error_line, config, 
     assert error_line(_tool().main, [config, checkpoint, str(images), "--out-dir", str(tmp_path / "o")]) == \
         f"error: {expected}"
     assert not (tmp_path / "o").exists()
+
+
+def test_refuses_another_models_checkpoint(images, tmp_path):
+    from stn_plugin.apis import init_model
+
+    other = init_model(REPO / "configs" / "mnist" / "cnn_rts.py")
+    checkpoint = tmp_path / "cnn.pth"
+    torch.save(dict(state_dict=other.state_dict()), checkpoint)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit, match=r"error: checkpoint .*cnn\.pth does not fit the TextSpotter .*missing keys"):
+        _tool().main([str(CONFIG), str(checkpoint), str(images), "--out-dir", str(out)])
+    assert not out.exists()

@@ -110,6 +110,9 @@ def test_config_errors_name_the_key():
         MODELS.build(dict(type="CTCTextRecognizer", decoder=dict(type="BiLSTMCTCHead", num_classes=10)))
     with pytest.raises(TypeError, match="dictionary"):
         build(dictionary=dict(alphabet="abc"))
+    with pytest.raises(KeyError, match="unknown dictionary type='Vocabulary'; allowed values: \\['CTCDictionary'\\]"):
+        build(dictionary=dict(type="Vocabulary", characters="abc"))
+    assert build(None, dictionary=dict(type="CTCDictionary", characters="ab")).dictionary.num_classes == 3
     model = build(None)
     with pytest.raises(ValueError, match="inputs must be"):
         model(torch.zeros(1, 1, 32, 100), mode="tensor")
