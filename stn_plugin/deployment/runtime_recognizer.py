@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional
 
-import torch
 from torch import Tensor
 
 from .onnxruntime_parity import OnnxRuntimeModel
 
-__all__ = ["OnnxRuntimeTextRecognizer", "evaluate_onnx_recognizer", "recognizer_data_preprocessor"]
+# OnnxRuntimeTextRecognizer is registered into mmdet's MODELS by _register(), not exported.
+__all__ = ["evaluate_onnx_recognizer", "recognizer_data_preprocessor"]
 
 
 def recognizer_data_preprocessor(cfg: Optional[dict]) -> dict:

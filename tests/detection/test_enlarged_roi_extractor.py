@@ -1,7 +1,6 @@
 """The context-only ablation (a fixed wider RoI) and the ablation configs of the digit benchmark."""
 import math
 
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
