@@ -4,7 +4,9 @@
 the IDX files of the full release) that the distorted-MNIST classification task
 and the digit-scenes detection task both render from; :mod:`.idx` reads and writes
 the IDX format; :mod:`.coco_writer` writes generated scenes in the COCO layout (the
-digit and word scenes). Each task's own generators live in its package
+digit and word scenes); :mod:`.text_rendering` turns words into pixels for every text
+generator (training and held-out fonts, the flat word and its outline, colours,
+background photographs). Each task's own generators live in its package
 (:mod:`stn_plugin.classification.distorted_mnist`,
 :mod:`stn_plugin.detection.digit_scenes`, :mod:`stn_plugin.textrecog.synthetic_words`).
 """

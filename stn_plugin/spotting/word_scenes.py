@@ -6,7 +6,9 @@ laid on it. Every word comes from the synthetic word generator of
 :mod:`stn_plugin.textrecog.synthetic_words` (its word list, DejaVu faces and its
 ``none`` / ``rotate`` / ``perspective`` / ``curve`` / ``arc`` warps), rendered
 straight at the scene's text size, so its outline is known exactly: the flat word's
-box (its ink plus a margin) carried through the same warp.
+box (its ink plus a margin) carried through the same warp. Fonts, the flat word, its
+outline, the photographs and the text colour come from
+:mod:`stn_plugin.datasets.text_rendering`.
 
 Per word, the COCO annotation holds
 
@@ -14,7 +16,7 @@ Per word, the COCO annotation holds
   from the word's start: the top edge in reading order, then the bottom edge back
   (Total-Text's order, the one :mod:`stn_plugin.textrecog.text_regions` expects);
   4 points for ``none`` / ``rotate`` / ``perspective`` words (straight edges stay
-  straight), ``2 * POLYGON_EDGE_POINTS`` for ``curve`` / ``arc`` words;
+  straight), ``2 * POLYGON_EDGE_POINTS`` (16) for ``curve`` / ``arc`` words;
 * ``bbox``: ``[x, y, w, h]``, the polygon's bounds; ``area``: the polygon's area;
 * ``text``: the transcription; ``###`` for a don't-care word (rendered too small to
   read), which also has ``iscrowd = 1`` so mmdet's ``CocoDataset`` flags it ignored;
@@ -39,7 +41,6 @@ from __future__ import annotations
 import math
 import os.path as osp
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from os import PathLike
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -47,20 +48,18 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
 
 from ..datasets.coco_writer import GeneratedScene, prepare_coco_dir, write_coco_split
+from ..datasets.text_rendering import (WORD_MARGIN, background_photos, contrasting_colour, find_training_fonts,
+                                       flat_word, load_font, luminance, word_outline)
 from ..geometry.coords import index_to_continuous_matrix
-from ..textrecog.scene_words import POLYGON_EDGE_POINTS
-from ..textrecog.synthetic_words import DISTORTIONS, WORD_SOURCES, distort_mask, find_fonts, sample_word
+from ..textrecog.synthetic_words import DISTORTIONS, WORD_SOURCES, distort_mask, sample_word
 
 SPLITS = ("train", "val")
 DONT_CARE_TEXT = "###"
-#: Warps whose image of a rectangle keeps straight edges: a quadrilateral describes them.
-STRAIGHT_DISTORTIONS = ("none", "rotate", "perspective")
-#: Photographs shipped inside scikit-image (colour, then grey ones shown tinted) and
-#: scikit-learn; pictures that hold text of their own (``text``, ``page``, ``logo``) are left out.
-SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "brick", "grass", "gravel", "coins")
+#: The photographs scenes are cut from (:data:`stn_plugin.datasets.text_rendering.PHOTO_SETS`;
+#: grey ones are shown tinted).
+PHOTO_SET = "word_scenes"
 CATEGORIES = ({"id": 1, "name": "text"},)
 
 _INDEX_TO_CONTINUOUS = index_to_continuous_matrix(dtype=torch.float64).numpy()
@@ -89,7 +88,7 @@ class WordSceneOptions:
     gap: int = 3
     blur_prob: float = 0.3
     max_noise_std: float = 5.0
-    margin: float = 0.2  # of the ink height, around the flat word's ink, before warping
+    margin: float = WORD_MARGIN  # of the ink height, around the flat word's ink, before warping
 
     def __post_init__(self) -> None:
         for name in ("size_range", "num_words", "font_size", "dont_care_font_size", "num_clutter"):
@@ -148,49 +147,21 @@ class SceneWord:
         return [float(x1), float(y1), float(x2), float(y2)]
 
 
-@lru_cache(maxsize=256)
-def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size)
-
-
-def _outline(box: Tuple[float, float, float, float], distortion: str) -> np.ndarray:
-    """The flat box ``(left, top, right, bottom)`` as a clockwise polygon from its
-    top-left corner: 4 corners for the straight warps, else ``POLYGON_EDGE_POINTS`` per
-    long edge (the warp bends them)."""
-    left, top, right, bottom = box
-    if distortion in STRAIGHT_DISTORTIONS:
-        return np.array([[left, top], [right, top], [right, bottom], [left, bottom]], np.float64)
-    xs = np.linspace(left, right, POLYGON_EDGE_POINTS)
-    return np.concatenate([np.stack([xs, np.full_like(xs, top)], 1),
-                           np.stack([xs[::-1], np.full_like(xs, bottom)], 1)], 0)
-
-
 def render_word_layer(text: str, font_path: str, font_size: int, distortion: str, rng: np.random.Generator,
-                      margin: float = 0.2) -> WordLayer:
+                      margin: float = WORD_MARGIN) -> WordLayer:
     """Render ``text`` with the synthetic word generator's ``distortion`` (its random
     parameters drawn from ``rng``) as an alpha layer with its outline.
 
-    The outline is the box around the flat word's ink, widened by ``margin`` times the
-    ink height (at least 1.5 px) on each side, mapped through the same warp as the ink.
+    The outline is :func:`~stn_plugin.datasets.text_rendering.word_outline` of the flat
+    word's ink box (``margin`` ink heights, at least 1.5 px, on each side), mapped
+    through the same warp as the ink.
     The layer is cut to the bounds of its ink and outline. Same arguments and ``rng``
     state, same layer.
     """
-    if not text:
-        raise ValueError("text must be a non-empty string")
-    font = _font(font_path, int(font_size))
-    pad = int(math.ceil(0.3 * font_size + 2 * margin * font_size)) + 2
-    left, top, right, bottom = font.getbbox(text)
-    img = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 0)
-    ImageDraw.Draw(img).text((pad - left, pad - top), text, font=font, fill=255)
-    flat = np.asarray(img, dtype=np.float32) / 255.0
-    ys, xs = np.nonzero(flat > 0)
-    if len(ys) == 0:
-        raise ValueError(f"rendering {text!r} at {font_size} px produced no ink")
-    m = max(1.5, margin * (ys.max() - ys.min() + 1))
-    box = (xs.min() - 0.5 - m, ys.min() - 0.5 - m, xs.max() + 0.5 + m, ys.max() + 0.5 + m)
+    flat, box = flat_word(text, load_font(font_path, int(font_size)), margin)
     warped, to_warped = distort_mask(flat, distortion, rng)
     warped = np.clip(warped, 0.0, 1.0)
-    polygon = to_warped(_outline(box, distortion))
+    polygon = to_warped(word_outline(box, distortion))
     ys, xs = np.nonzero(warped > 0)
     if len(ys) == 0:
         raise ValueError(f"the {distortion!r} warp of {text!r} left no ink")
@@ -203,36 +174,6 @@ def render_word_layer(text: str, font_path: str, font_size: int, distortion: str
     oy, ox = max(0, -y0), max(0, -x0)
     alpha = padded[y0 + oy:y1 + oy, x0 + ox:x1 + ox]
     return WordLayer(np.ascontiguousarray(alpha, dtype=np.float32), polygon - np.array([x0, y0], np.float64))
-
-
-@lru_cache(maxsize=1)
-def background_photographs() -> Tuple[Tuple[str, np.ndarray], ...]:
-    """``(name, (H, W, 3) uint8 RGB)`` photographs: :data:`SKIMAGE_PHOTOS` from
-    scikit-image and scikit-learn's ``load_sample_images`` (those installed; grey
-    pictures as 3 equal channels). ``ImportError`` when neither package is there."""
-    photos = []
-    try:
-        from skimage import data as skdata
-        for name in SKIMAGE_PHOTOS:
-            try:
-                img = np.asarray(getattr(skdata, name)())
-            except Exception:  # noqa: BLE001 - a picture a given version does not ship
-                continue
-            img = np.repeat(img[..., None], 3, 2) if img.ndim == 2 else img[..., :3]
-            photos.append((f"skimage.{name}", np.ascontiguousarray(img, dtype=np.uint8)))
-    except ImportError:
-        pass
-    try:
-        from sklearn.datasets import load_sample_images
-        ds = load_sample_images()
-        for fname, img in zip(ds.filenames, ds.images):
-            photos.append((f"sklearn.{osp.basename(fname)}", np.ascontiguousarray(img, dtype=np.uint8)))
-    except ImportError:
-        pass
-    if not photos:
-        raise ImportError("word scenes need photographs from scikit-image or scikit-learn: "
-                          "pip install scikit-image scikit-learn")
-    return tuple(photos)
 
 
 def _photo_patch(rng: np.random.Generator, h: int, w: int,
@@ -276,19 +217,6 @@ def _draw_clutter(img: np.ndarray, rng: np.random.Generator, count: int) -> None
         img[:] = img * (1 - a) + layer * a
 
 
-def _luminance(rgb: np.ndarray) -> float:
-    return float(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])
-
-
-def _text_colour(under: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    lum = _luminance(under)
-    for _ in range(30):
-        fg = rng.uniform(0, 255, 3)
-        if abs(_luminance(fg) - lum) > 100:
-            return fg
-    return np.zeros(3) if lum > 127 else np.full(3, 255.0)
-
-
 def _polygon_mask(polygon_index: np.ndarray, h: int, w: int) -> np.ndarray:
     mask = np.zeros((h, w), np.uint8)
     cv2.fillPoly(mask, [np.round(polygon_index * 16).astype(np.int32).reshape(-1, 1, 2)], 1, cv2.LINE_8, shift=4)
@@ -325,10 +253,10 @@ def render_word_scene(seed: int, index: int, split: str = "train", options: Opti
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     opts = options or WordSceneOptions()
-    fonts = list(fonts) if fonts is not None else find_fonts()
+    fonts = list(fonts) if fonts is not None else find_training_fonts()
     rng = np.random.default_rng([int(seed), SPLITS.index(split), int(index)])
     h, w = (int(v) for v in rng.integers(opts.size_range[0], opts.size_range[1] + 1, 2))
-    canvas, photo = _photo_patch(rng, h, w, background_photographs())
+    canvas, photo = _photo_patch(rng, h, w, background_photos(PHOTO_SET))
     _draw_clutter(canvas, rng, int(rng.integers(opts.num_clutter[0], opts.num_clutter[1] + 1)))
     canvas = np.clip(canvas + 0.5, 0, 255).astype(np.uint8).astype(np.float32)  # the background as stored
     background = canvas.astype(np.uint8)
@@ -355,7 +283,7 @@ def render_word_scene(seed: int, index: int, split: str = "train", options: Opti
         a = layer.alpha[..., None]
         patch = canvas[y0:y0 + lh, x0:x0 + lw]
         under = patch[layer.alpha > 0.5].mean(0) if (layer.alpha > 0.5).any() else patch.reshape(-1, 3).mean(0)
-        colour = np.round(_text_colour(under, rng))
+        colour = np.round(contrasting_colour(luminance(under), rng, min_contrast=100, tries=30))
         canvas[y0:y0 + lh, x0:x0 + lw] = patch * (1 - a) + colour * a
         render = dict(word=spec["word"], font=osp.basename(spec["font_path"]), font_size=spec["font_size"],
                       distortion=spec["distortion"], seed=spec["seed"], colour=[int(c) for c in colour],
@@ -402,7 +330,7 @@ def generate_word_scenes(out_dir: Union[str, PathLike], num_train: int = 200, nu
         raise ValueError(f"num_train and num_val must be >= 0 and not both 0, got {num_train} and {num_val}")
     opts = options or WordSceneOptions()
     out = prepare_coco_dir(out_dir, SPLITS, overwrite)
-    fonts = find_fonts()
+    fonts = find_training_fonts()
     for split, count in zip(SPLITS, (num_train, num_val)):
         scenes = (_generated(render_word_scene(seed, i, split, opts, fonts)) for i in range(count))
         write_coco_split(out, split, scenes, categories=list(CATEGORIES),

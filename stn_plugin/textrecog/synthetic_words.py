@@ -20,19 +20,17 @@ and noised. Each sample draws from its own ``numpy`` generator seeded by
 """
 from __future__ import annotations
 
-import glob
 import math
 import os
 import os.path as osp
-from functools import lru_cache
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from ..datasets.output_folders import check_split_name, remove_earlier_outputs
 from ..datasets.provenance import library_versions
+from ..datasets.text_rendering import contrasting_colour, find_training_fonts, load_font, luminance, render_text
 from ..geometry.matrices import homography_from_points
 from .text_formats import write_textrecog_json
 
@@ -72,36 +70,6 @@ _ONSETS = ("b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s",
 _VOWELS = ("a", "e", "i", "o", "u", "ai", "ea", "ee", "oo", "ou", "y")
 _CODAS = ("", "", "", "n", "r", "s", "t", "l", "m", "nd", "st", "ck", "ng", "x")
 
-#: DejaVu faces used for rendering (light / math / display faces are left out).
-_FONT_EXCLUDE = ("ExtraLight", "MathTeXGyre", "Display")
-
-
-def find_fonts(font_dirs: Optional[Sequence[str]] = None) -> List[str]:
-    """DejaVu ``.ttf`` files: Debian's ``fonts-dejavu-core`` folder, else matplotlib's.
-
-    Raises ``FileNotFoundError`` (naming the folders searched) if none is found.
-    """
-    if font_dirs is None:
-        font_dirs = ["/usr/share/fonts/truetype/dejavu"]
-        try:
-            import matplotlib
-            font_dirs.append(osp.join(osp.dirname(matplotlib.__file__), "mpl-data", "fonts", "ttf"))
-        except ImportError:
-            pass
-    for d in font_dirs:
-        fonts = sorted(f for f in glob.glob(osp.join(d, "DejaVu*.ttf"))
-                       if not any(x in osp.basename(f) for x in _FONT_EXCLUDE))
-        if fonts:
-            return fonts
-    raise FileNotFoundError(f"no DejaVu fonts found in {list(font_dirs)}; install fonts-dejavu-core "
-                            "or matplotlib, or pass font_dirs")
-
-
-@lru_cache(maxsize=256)
-def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size)
-
-
 def sample_word(rng: np.random.Generator, source: str = "mixed") -> str:
     """A word: English (45%), pronounceable pseudo-word (45%) or number (10%) for
     ``source='mixed'``; cased lower (70%), Capitalised (20%) or UPPER (10%)."""
@@ -119,14 +87,6 @@ def sample_word(rng: np.random.Generator, source: str = "mixed") -> str:
         word = str(rng.integers(0, 10 ** rng.integers(2, 6)))
     c = rng.random()
     return word.upper() if c < 0.1 else (word.capitalize() if c < 0.3 else word)
-
-
-def _text_mask(word: str, font: ImageFont.FreeTypeFont, pad: int) -> np.ndarray:
-    left, top, right, bottom = font.getbbox(word)
-    w, h = right - left + 2 * pad, bottom - top + 2 * pad
-    img = Image.new("L", (max(w, 1), max(h, 1)), 0)
-    ImageDraw.Draw(img).text((pad - left, pad - top), word, font=font, fill=255)
-    return np.asarray(img, dtype=np.float32) / 255.0
 
 
 def _remap(mask: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
@@ -245,10 +205,6 @@ def distort_mask(mask: np.ndarray, distortion: str, rng: np.random.Generator) ->
     raise ValueError(f"distortion must be one of {DISTORTIONS}, got {distortion!r}")
 
 
-def _luminance(c: np.ndarray) -> float:
-    return float(0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2])
-
-
 def _background(h: int, w: int, rng: np.random.Generator) -> Tuple[np.ndarray, float]:
     kind = rng.integers(4)
     base = rng.uniform(0, 255, 3)
@@ -270,7 +226,7 @@ def _background(h: int, w: int, rng: np.random.Generator) -> Tuple[np.ndarray, f
         pattern = np.sin((xs * math.cos(ang) + ys * math.sin(ang)) * 2 * math.pi / period)
         bg = np.clip(base + pattern[..., None] * rng.uniform(10, 40), 0, 255).astype(np.float32)
     bg = bg.astype(np.float32)
-    return bg, _luminance(bg.reshape(-1, 3).mean(0))
+    return bg, luminance(bg.reshape(-1, 3).mean(0))
 
 
 #: Points of the rectified output frame (normalised x, y in [-1, 1]: the flat word's
@@ -287,9 +243,9 @@ def render_word_with_warp(word: str, rng: np.random.Generator, distortion: str =
     crop coordinates (x, y; ``-1`` / ``1`` are the crop's outer pixel edges, as in the
     package's coordinate contract). Everything random is drawn from ``rng``.
     """
-    fonts = fonts or find_fonts()
-    font = _font(fonts[rng.integers(len(fonts))], int(rng.integers(28, 44)))
-    mask = _text_mask(word, font, pad=int(rng.integers(2, 6)))
+    fonts = fonts or find_training_fonts()
+    font = load_font(fonts[rng.integers(len(fonts))], int(rng.integers(28, 44)))
+    mask = render_text(word, font, pad=int(rng.integers(2, 6)))
     flat_h, flat_w = mask.shape
     distorted, to_distorted = distort_mask(mask, distortion, rng)
     distorted = np.clip(distorted, 0, 1)
@@ -315,12 +271,7 @@ def render_word_with_warp(word: str, rng: np.random.Generator, distortion: str =
     warp = (to_distorted(flat) - np.array([x0, y0]) + 0.5) / np.array([w, h]) * 2 - 1
 
     bg, bg_lum = _background(h, w, rng)
-    for _ in range(20):  # a text colour with enough contrast to the background
-        fg = rng.uniform(0, 255, 3)
-        if abs(_luminance(fg) - bg_lum) > 100:
-            break
-    else:
-        fg = np.zeros(3) if bg_lum > 127 else np.full(3, 255.0)
+    fg = contrasting_colour(bg_lum, rng, min_contrast=100, tries=20)
     m = mask[..., None]
     img = bg * (1 - m) + fg.astype(np.float32) * m
 
@@ -393,7 +344,7 @@ def generate_synthetic_words(out_dir: str, num_samples: int, seed: int = 0, spli
                               "overwrite=True (--overwrite) to replace it")
     if overwrite:
         remove_earlier_outputs(out_dir, [f"{split}/*.png", f"textrecog_{split}.json"])
-    fonts = tuple(find_fonts())
+    fonts = tuple(find_training_fonts())
     os.makedirs(split_dir, exist_ok=True)
     jobs = [(out_dir, split, seed, i, tuple(distortions), word_source, fonts) for i in range(num_samples)]
     bar = None

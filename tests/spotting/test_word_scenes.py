@@ -15,7 +15,7 @@ from pycocotools import mask as mask_utils
 
 from stn_plugin.spotting.word_scenes import (DONT_CARE_TEXT, WordSceneOptions, coco_annotation, generate_word_scenes,
                                              render_word_layer, render_word_scene)
-from stn_plugin.textrecog.synthetic_words import find_fonts
+from stn_plugin.datasets.text_rendering import find_training_fonts
 from stn_plugin.textrecog.text_regions import check_region, split_top_bottom
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ def _coco_mask(ann: dict, h: int, w: int) -> np.ndarray:
 
 
 def _font_path(name: str) -> str:
-    return next(f for f in find_fonts() if f.endswith("/" + name))
+    return next(f for f in find_training_fonts() if f.endswith("/" + name))
 
 
 @pytest.fixture(scope="module")
