@@ -53,7 +53,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None):
     args = parse_args(argv)
     import stn_plugin  # noqa: F401  (registers the datasets, models, metric, hooks)
-    from stn_plugin.classification.experiment import run_experiment
+    from stn_plugin.experiments.mnist_experiment import run_experiment
 
     out_dir = Path(args.work_dir) / time.strftime("%Y%m%d_%H%M%S")
     if out_dir.exists():

@@ -44,7 +44,7 @@ from typing import List, Optional, Sequence
 
 from ..cli.paths import config_path
 from ..cli.tool_process import ToolProcess
-from .digit_scenes import SCENE_PRESETS
+from ..detection.digit_scenes import SCENE_PRESETS
 
 # Runs shorter than this are smoke runs: their scores are not compared (the main job
 # trains 600 iterations, the README's comparison 1500).

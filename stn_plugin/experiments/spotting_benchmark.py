@@ -172,7 +172,7 @@ def variant_checkpoint(variant: str, args) -> Path:
 
 def _compose(detector: Path, recognizer: Path, out: Path) -> None:
     """Join the two checkpoints into ``out`` unless it is newer than both."""
-    from .checkpoints import compose_spotter_checkpoint
+    from ..spotting.checkpoints import compose_spotter_checkpoint
 
     if out.exists() and out.stat().st_mtime >= max(detector.stat().st_mtime, recognizer.stat().st_mtime):
         return
@@ -344,8 +344,8 @@ def check_settings(args) -> None:
 
 
 def ensure_data(args) -> None:
-    from .word_crops import export_word_crops
-    from .word_scenes import generate_word_scenes
+    from ..spotting.word_crops import export_word_crops
+    from ..spotting.word_scenes import generate_word_scenes
 
     notes = args.data / "annotations"
     if (notes / "train.json").exists() and (notes / "val.json").exists():
