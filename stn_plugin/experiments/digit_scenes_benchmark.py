@@ -46,8 +46,10 @@ from ..cli.paths import config_path
 from ..cli.tool_process import ToolProcess
 from ..detection.digit_scenes import SCENE_PRESETS
 
-# Runs shorter than this are smoke runs: their scores are not compared (the main job
-# trains 600 iterations, the README's comparison 1500).
+__all__ = ["MIN_ITERS_TO_COMPARE", "CONFIGS", "ensure_data", "train_command", "test_command", "VariantRun",
+           "read_run", "format_table", "setting_line", "parse_args", "main", "summary_lines"]
+
+# Runs shorter than this are smoke runs: their scores are not compared.
 MIN_ITERS_TO_COMPARE = 600
 
 CONFIGS = {

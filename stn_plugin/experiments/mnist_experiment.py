@@ -1,7 +1,7 @@
 """The distorted-MNIST comparison of the STN paper, run end to end with mmengine.
 
 Used by ``tools/compare_mnist.py`` (CNN vs ST-CNN Aff / Proj / TPS on R, RTS, P, E)
-and ``tools/main_job.py`` (RTS, CNN vs ST-CNN Aff). For each variant it writes the
+and ``tools/mnist_rts_job.py`` (RTS, CNN vs ST-CNN Aff). For each variant it writes the
 train / test splits with the data generator (deterministic for the seed), then for
 each model builds the shipped config ``configs/mnist/<model>_<variant>.py``,
 points it at those files, sets the shared iteration budget, trains with mmengine's
@@ -23,6 +23,9 @@ import torch
 from ..datasets.mnist_source import load_mnist_source
 from ..classification.distorted_mnist import VARIANTS, generate_distorted_mnist, load_distorted_mnist
 from ..classification.visualization import save_rectification_figure
+
+__all__ = ["PAPER_ERRORS", "PAPER_TC_ERRORS", "MODEL_LABELS", "paper_error", "RunResult", "ExperimentResult",
+           "config_path", "set_iterations", "fresh_epochs_for", "train_one", "format_table", "run_experiment"]
 
 # The paper's Table 1 (left), % test error on distorted MNIST (full MNIST training set).
 PAPER_ERRORS: Dict[str, Dict[str, float]] = {

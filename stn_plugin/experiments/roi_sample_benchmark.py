@@ -47,10 +47,13 @@ from typing import Callable, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from stn_plugin.benchmarking import peak_mb, time_ms, tune_malloc_for_rss
-from stn_plugin.geometry.coords import feature_index_to_normalized
-from stn_plugin.ops import roi_sample
-from stn_plugin.ops.roi_sample_torch import roi_sample_index_points
+from ..geometry.coords import feature_index_to_normalized
+from ..ops import roi_sample
+from ..ops.roi_sample_torch import roi_sample_index_points
+from .measurement import peak_mb, time_ms, tune_malloc_for_rss
+
+__all__ = ["STRIDES", "FINEST_SCALE", "make_case", "map_roi_levels", "torchvision_extractor", "roi_sample_fpn",
+           "naive_fpn", "naive_full_grad_bytes", "run", "run_distribution", "main"]
 
 STRIDES = (4, 8, 16, 32)
 FINEST_SCALE = 56

@@ -53,6 +53,11 @@ from typing import Callable, Dict, List, Optional, Sequence
 from ..cli.paths import config_path
 from ..cli.tool_process import ToolProcess
 
+__all__ = ["DETECTOR_CONFIG", "CROP_CONFIGS", "VARIANTS", "tool_job", "run_lanes", "detector_job", "crop_job",
+           "e2e_config", "e2e_job", "variant_checkpoint", "compose_e2e_start", "compose_detect_then_read",
+           "test_job", "step_times", "test_scores", "rows_of", "format_table", "check_settings", "ensure_data",
+           "parse_args", "main"]
+
 DETECTOR_CONFIG = "spotting/faster-rcnn_r18_fpn_word-scenes_detection.py"
 CROP_CONFIGS = {"crnn": "textrecog/crnn_synthetic-words.py", "crnn-tps": "textrecog/crnn-tps_synthetic-words.py"}
 VARIANTS = {

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """End-to-end comparison: does TPS rectification help text recognition?
 
     python tools/compare_textrecog.py --work-dir work_dirs/compare_textrecog --parallel [--iters 9000]
@@ -15,8 +14,8 @@
    rectified by each rectifying model, and scores both;
 5. writes ``results.json`` and ``results.md`` into the work dir and prints the table.
 
-On a shared 2-core CPU machine PyTorch's default of one thread per core
-oversubscribes the cores badly (5-15x slower steps seen here); the runs use
+On a CPU shared by several processes PyTorch's default of one thread per core
+oversubscribes the cores, which slows every step several-fold; the runs use
 ``--threads 1`` and no data-loader workers by default.
 """
 from __future__ import annotations
@@ -28,10 +27,14 @@ import os.path as osp
 import subprocess
 import sys
 import time
+from typing import Optional, Sequence
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config, DictAction
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from ..cli.paths import config_path as shipped_config
+
+__all__ = ["MODELS", "TRAIN_DISTORTIONS", "TEST_DISTORTIONS", "parse_args", "config_path", "lr_schedule",
+           "train_and_test", "tesseract_comparison", "format_table", "main"]
 
 MODELS = ("crnn", "crnn-tps", "crnn-tps-warp", "crnn-affine", "crnn-projective")
 TRAIN_DISTORTIONS = ("none", "rotate", "perspective", "curve", "arc")
@@ -70,7 +73,8 @@ def parse_args(argv=None):
 
 
 def config_path(name: str) -> str:
-    return osp.join(REPO, "configs", "textrecog", f"{name}_synthetic-words.py")
+    """The shipped config of model ``name`` (one of :data:`MODELS`)."""
+    return str(shipped_config(f"textrecog/{name}_synthetic-words.py"))
 
 
 def lr_schedule(iters: int, schedule: str) -> list:
@@ -198,10 +202,11 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None):
-    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "_run":
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["_run"]:
         # internal: one training in its own process
-        _, _, config, work_dir, data_dir, iters, batch, threads, lr, schedule, overrides, out = sys.argv
+        _, config, work_dir, data_dir, iters, batch, threads, lr, schedule, overrides, out = argv
         res = train_and_test(config, work_dir, data_dir, int(iters), int(batch), int(threads), float(lr), schedule,
                              json.loads(overrides))
         with open(out, "w") as f:
@@ -234,8 +239,8 @@ def main(argv=None):
         out = osp.join(work_dir, name, "result.json")
         os.makedirs(osp.dirname(out), exist_ok=True)
         print(f"[compare] training {name} for {args.iters} iterations ...", flush=True)
-        cmd = [sys.executable, osp.abspath(__file__), "_run", config_path(name), osp.join(work_dir, name), data_dir,
-               str(args.iters), str(args.batch_size), str(args.threads), str(args.lr), args.schedule,
+        cmd = [sys.executable, "-m", "stn_plugin.experiments.textrecog_comparison", "_run", config_path(name),
+               osp.join(work_dir, name), data_dir, str(args.iters), str(args.batch_size), str(args.threads), str(args.lr), args.schedule,
                json.dumps(dict(args.cfg_options)), out]
         log = open(osp.join(work_dir, name, "train.log"), "w")
         procs.append((name, out, log, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)))
