@@ -14,10 +14,14 @@ them. Each driver's command line is a thin script in ``tools/``.
   against mmdet's plain RoI head (``tools/benchmark_detector_step.py``);
 * :mod:`.roi_sample_benchmark`: ``roi_sample`` against mmcv's RoIAlign and the
   per-RoI loop, time and memory (``tools/benchmark_roi_sample.py``);
+* :mod:`.warp_benchmark`: image-level ``warp`` against PyTorch's and OpenCV's affine
+  warps (``tools/benchmark_warp.py``);
 * :mod:`.spotting_benchmark`: detect-then-read pipelines against end-to-end spotters
   (``tools/spotting_benchmark.py``);
 * :mod:`.textrecog_comparison`: CRNN with and without TPS rectification, trained and
   scored side by side, Tesseract included (``tools/compare_textrecog.py``);
+* :mod:`.text_rectifier_benchmark`: throughput of the learned text rectifier on crops of
+  mixed sizes (``tools/benchmark_text_rectifier.py``);
 * :mod:`.mnist_experiment`: distorted-MNIST classifiers with and without spatial
   transformers (``tools/compare_mnist.py``, ``tools/mnist_rts_job.py``);
 * :mod:`.measurement`: the timing and peak-memory helpers the benchmarks share.
@@ -27,4 +31,5 @@ digit_scenes_benchmark``); importing this package imports none of them.
 """
 
 __all__ = ["digit_scenes_benchmark", "rectifier_orientation", "detector_step_benchmark", "roi_sample_benchmark",
-           "spotting_benchmark", "textrecog_comparison", "mnist_experiment", "measurement"]
+           "warp_benchmark", "spotting_benchmark", "textrecog_comparison", "text_rectifier_benchmark",
+           "mnist_experiment", "measurement"]

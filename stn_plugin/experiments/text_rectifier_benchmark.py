@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Throughput of the learned text rectifier on word crops of mixed sizes.
 
     python tools/benchmark_text_rectifier.py [--num 512] [--threads 2] [--device cpu] [--rectifier tps-words]
@@ -12,15 +11,20 @@ in the same run, with exact TPS grids and with one crop per call, and the ratios
 Times are the best of ``--repeats`` runs after a warm-up. On a machine shared with
 other work, pass ``--threads 1`` too: oversubscribed threads slow every op down.
 """
+from __future__ import annotations
+
 import argparse
 import time
+from typing import Optional, Sequence
+
+__all__ = ["parse_args", "main"]
 
 
-def parse_args(argv=None):
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--num", type=int, default=512, help="crops per run")
     p.add_argument("--batch-size", type=int, default=64, help="crops per localization-net batch")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (the 2-core target: 2)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
     p.add_argument("--rectifier", default="tps-words", help="shipped rectifier name or rectifier file")
     p.add_argument("--out-size", default="text", help="'text', 'crop', 'model' or H,W")
@@ -29,13 +33,13 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     import numpy as np
     import torch
     torch.set_num_threads(args.threads)
-    from stn_plugin.textrecog.synthetic_words import make_sample
-    from stn_plugin.textrecog.text_rectifier import TextRectifier
+    from ..textrecog.synthetic_words import make_sample
+    from ..textrecog.text_rectifier import TextRectifier
 
     out_size = tuple(int(v) for v in args.out_size.split(",")) if "," in args.out_size else args.out_size
     rectifier = TextRectifier.from_pretrained(args.rectifier, device=args.device, batch_size=args.batch_size,

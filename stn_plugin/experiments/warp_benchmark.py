@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Side-by-side timing of image-level affine warping on the CPU (or CUDA).
 
 Compares, in one run on the same inputs:
@@ -13,14 +12,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from typing import Optional, Sequence
 
 import cv2
 import torch
 import torch.nn.functional as F
 from torch.utils import benchmark
 
-from stn_plugin.geometry import build_family, index_to_continuous_matrix, normalized_matrix_to_pixel
-from stn_plugin.ops.warp import warp
+from ..geometry import build_family, index_to_continuous_matrix, normalized_matrix_to_pixel
+from ..ops.warp import warp
+
+__all__ = ["timed", "main"]
 
 
 def timed(fns, repeats: int) -> list:
@@ -37,7 +39,7 @@ def timed(fns, repeats: int) -> list:
     return [statistics.median(t) * 1e3 for t in times]
 
 
-def main() -> None:
+def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=32, help="images per batch")
     parser.add_argument("--size", type=int, default=224, help="image height = width, input and output")
@@ -45,7 +47,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="timed runs per method (the median is printed)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="'cpu' or 'cuda' (default: cuda when available)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.manual_seed(0)
     n, c, s, dev = args.batch, args.channels, args.size, args.device
     x = torch.randn(n, c, s, s, device=dev)
