@@ -2,6 +2,8 @@
 
 Layers (imports point downward only)::
 
+    stn_plugin.experiments              the lab: benchmark and experiment drivers
+                                        (tools/ runs them); nothing imports them
     stn_plugin.detection, .textrecog,   task packages: each registers its own modules
     .classification, .cli               into mmdet's registries and holds its
                                         application code (data, tools' logic)

@@ -1,5 +1,5 @@
 """A RoI rectifier's cost in a whole detector step, side by side with mmdet's plain
-SingleRoIExtractor / StandardRoIHead (see stn_plugin.detection.step_benchmark).
+SingleRoIExtractor / StandardRoIHead (see stn_plugin.experiments.detector_step_benchmark).
 
     python tools/benchmark_detector_step.py                    # COCO R50-FPN affine + TPS, digit scenes
     python tools/benchmark_detector_step.py --cases digits     # only the digit-scenes detectors
@@ -8,7 +8,7 @@ SingleRoIExtractor / StandardRoIHead (see stn_plugin.detection.step_benchmark).
 """
 from __future__ import annotations
 
-from stn_plugin.detection.step_benchmark import main
+from stn_plugin.experiments.detector_step_benchmark import main
 
 if __name__ == "__main__":
     main()

@@ -37,7 +37,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None):
     args = parse_args(argv)
-    from stn_plugin.detection import benchmark as bench
+    from stn_plugin.experiments import digit_scenes_benchmark as bench
 
     t0 = time.perf_counter()
     print(f"demo: digit-scenes detection, Faster R-CNN baseline vs affine RoI rectifier, {args.iters} "

@@ -2,9 +2,9 @@
 
     python tools/digit_scenes_orientation.py CONFIG CHECKPOINT --data data/digit_scenes_any-orientation_test
 
-The logic and all options: :mod:`stn_plugin.detection.rectifier_orientation` (``--help``).
+The logic and all options: :mod:`stn_plugin.experiments.rectifier_orientation` (``--help``).
 """
-from stn_plugin.detection.rectifier_orientation import main
+from stn_plugin.experiments.rectifier_orientation import main
 
 if __name__ == "__main__":
     main()

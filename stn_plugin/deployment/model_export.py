@@ -98,7 +98,7 @@ def _random_images(batch: int, channels: int, size: Tuple[int, int], seed: int) 
 
 def export_model(model: nn.Module, cfg, out: Union[str, os.PathLike], opset: int = 16, sampler: str = "gridsample",
                  dynamic: bool = True, size: Optional[Tuple[int, int]] = None) -> List[Path]:
-    """Export ``model`` (from :func:`load_model`) to ``out``; returns the files written."""
+    """Export ``model`` (from :func:`stn_plugin.apis.init_model`) to ``out``; returns the files written."""
     kind = model_kind(model)
     size = tuple(size) if size is not None else input_size(model, cfg)
     if kind == "two_stage_detector":

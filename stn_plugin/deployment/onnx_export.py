@@ -4,8 +4,9 @@ Exporter: the TorchScript-based ``torch.onnx.export(..., dynamo=False)``. Both e
 were tried on the spatial transformers (torch 2.14.1): both export them and agree with
 PyTorch in ONNX Runtime, but the ``torch.export``-based exporter writes opset 18 and
 converts down, and that conversion to opset 16 failed silently for the projective
-transformer (the file kept opset 18); it also took 5-16 s per small model against
-0.3-0.6 s. The TorchScript exporter writes opsets 16 to 20 directly. PyTorch marks it
+transformer (the file kept opset 18); it is also an order of magnitude slower per
+model (timings in docs/benchmarks.md). The TorchScript exporter writes opsets 16 to 20
+directly. PyTorch marks it
 deprecated (a ``DeprecationWarning``, silenced here because the choice is deliberate).
 
 What makes the graphs exportable lives in the layers below, not here: value checks are

@@ -11,7 +11,7 @@ Importing this package registers (and the core modules, see
 * ``HOOKS``: :class:`RectifierStatsHook`, :class:`RectifierVisualizationHook`.
 
 :mod:`.digit_scenes` generates the digit-scenes benchmark (COCO format);
-:mod:`.benchmark` trains and compares detector variants on it.
+:mod:`stn_plugin.experiments.digit_scenes_benchmark` trains and compares detector variants on it.
 """
 from ..registration import register_core_modules
 

@@ -108,8 +108,9 @@ _INDEX_TO_CONTINUOUS = index_to_continuous_matrix(dtype=torch.float64).numpy()
 def _render(digit: np.ndarray, digit_to_canvas: np.ndarray, size: int) -> np.ndarray:
     """Warp a 28x28 uint8 digit onto a ``size x size`` float canvas (0 outside).
 
-    OpenCV does the drawing (data generation needs no gradient and it is ~100x
-    faster here); its matrices act on index coordinates, hence the conversion.
+    OpenCV does the drawing (data generation needs no gradient, and OpenCV's warp is
+    much faster than the torch path); its matrices act on index coordinates, hence the
+    conversion.
     """
     c = _INDEX_TO_CONTINUOUS
     m = np.linalg.inv(c) @ digit_to_canvas @ c

@@ -3,7 +3,7 @@
 :func:`~stn_plugin.ops.roi_sample` and the RoI rectifier mark their stages (pooled
 view, localization net, transform and grid building, final sampling, regularisers,
 the mask round trip) with :func:`profile_stage`, so that a profiled step can say where its time goes (see
-:mod:`stn_plugin.detection.step_benchmark`). Outside a profiler, and while a graph is
+:mod:`stn_plugin.experiments.detector_step_benchmark`). Outside a profiler, and while a graph is
 traced for ``torch.compile`` / export, a stage is a shared no-op context: no
 ``record_function`` is created, no operator is dispatched.
 

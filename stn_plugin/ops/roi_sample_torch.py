@@ -51,10 +51,9 @@ from .padding import OUTSIDE_POINT, pad_index_points
 __all__ = ["roi_sample_torch", "roi_sample_index_points", "use_cell_gather"]
 
 # On the CPU, maps whose image (C x H x W) takes at least this many bytes are sampled by
-# row gathers (see use_cell_gather). Seen on this project's 2-core machines (one thread,
-# affine fwd+bwd, grid_sample vs rows): 8x64x32x32 with 1024 RoIs 611 vs 865 ms;
-# 8x64x64x64 with 1024 RoIs 710 vs 642 ms; 2x256x25x38 with 256 RoIs 473 vs 330 ms;
-# 2x256x100x152 with 256 RoIs 1163 vs 534 ms.
+# row gathers (see use_cell_gather): for smaller images grid_sample is the faster, for
+# larger ones the row gathers, and their lead grows with the image (affine forward +
+# backward, one thread; the timings are in docs/benchmarks.md).
 CELL_GATHER_MIN_IMAGE_BYTES = 1 << 19
 
 # Upper bound of the sub-sample tensor of one grid_sample call (its s*s sub-samples per

@@ -339,8 +339,8 @@ def _index_dtype(*tensors: Optional[Tensor]):
 
 
 def _blocks(num_cells: int, channels: int, backward: bool) -> Tuple[int, int]:
-    # Tiles sized from ptxas' resource usage for sm_90 (compiled here without a GPU, not
-    # timed): 32 x 32 forward, 32 x 16 backward are the largest without register spills
+    # Tiles sized from ptxas' resource usage for sm_90 (ahead-of-time compilation, not
+    # timings): 32 x 32 forward, 32 x 16 backward are the largest without register spills
     # (the backward keeps four corner values and nine matrix sums live).
     block_p = min(32, triton.next_power_of_2(num_cells))
     block_c = min(16 if backward else 32, triton.next_power_of_2(channels))

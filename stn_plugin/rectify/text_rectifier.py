@@ -127,8 +127,9 @@ class TextRectifier:
                              "checkpoint, or use TextRectifier.from_pretrained('tps-words')")
         if config is not None:
             # the recognizer's config is an mmengine one: this path needs OpenMMLab
-            from ..textrecog.rectify import load_recognizer
-            model, cfg = load_recognizer(config, checkpoint)
+            from ..apis import init_model
+            model = init_model(config, checkpoint)
+            cfg = model.cfg
             meta = dict(name=osp.splitext(osp.basename(config))[0], config=config, checkpoint=checkpoint or "")
             module, spec = self._from_model(model, cfg, None, meta)
         else:

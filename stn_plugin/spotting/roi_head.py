@@ -38,6 +38,7 @@ from __future__ import annotations
 from typing import List, Optional, Tuple
 
 import torch
+from mmdet.models.utils import unpack_gt_instances
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi
 from torch import Tensor
@@ -107,42 +108,54 @@ class SpottingRoIHead(RectifyingRoIHead):
         self.max_recog_rois_per_img = max_recog_rois_per_img
         self.recog_loss_weight = float(recog_loss_weight)
         self.polygon_points_per_edge = polygon_points_per_edge
-        # The images of the current forward (recog_inputs='image'), set by TextSpotter around
-        # each loss / predict call; mmdet's detectors hand an RoI head only the features.
-        self.recognition_images: Optional[Tensor] = None
-        # The box branch's sampling results and box predictions of the current loss call
-        # (read right after it).
-        self._sampling_results = None
-        self._bbox_pred = None
 
     # -- inputs of the recognition branch ------------------------------------------------
-    def _recog_sources(self, x: Tuple[Tensor]) -> Tuple[Tensor]:
+    def _recog_sources(self, x: Tuple[Tensor], images: Optional[Tensor]) -> Tuple[Tensor]:
         if self.recog_inputs == "features":
             return x
-        if self.recognition_images is None:
+        if images is None:
             raise RuntimeError("SpottingRoIHead with recog_inputs='image' needs the images of the batch: use it in "
                                "a TextSpotter detector (model type='TextSpotter'), or set recog_inputs='features'")
-        return (self.recognition_images,)
+        return (images,)
 
-    def _recognition_crops(self, x: Tuple[Tensor], rois: Tensor) -> Tuple[Tensor, object]:
+    def _recognition_crops(self, x: Tuple[Tensor], rois: Tensor, images: Optional[Tensor]) -> Tuple[Tensor, object]:
         """Crops ``(N, C, h, w)`` of ``rois (N, 5)`` and the transforms (RoI frame) that sampled them."""
-        crops = self.recog_roi_extractor(self._recog_sources(x), rois)
+        crops = self.recog_roi_extractor(self._recog_sources(x, images), rois)
         if isinstance(self.recog_roi_extractor, RoIRectifierExtractor):
             return crops, self.recog_roi_extractor.transform_of_last()
         return crops, build_family("translation").identity(rois.shape[0], dtype=crops.dtype, device=crops.device)
 
     # -- training ---------------------------------------------------------------------
-    def bbox_loss(self, x: Tuple[Tensor], sampling_results) -> dict:
-        self._sampling_results = sampling_results
-        results = super().bbox_loss(x, sampling_results)
-        self._bbox_pred = results.get("bbox_pred")
-        return results
+    def sample_rois(self, x: Tuple[Tensor], rpn_results_list, batch_data_samples) -> list:
+        """The box branch's sampling results, one per image (``StandardRoIHead.loss``'s
+        assignment and sampling; each ``rpn_results.bboxes`` is renamed ``priors``)."""
+        if len(rpn_results_list) != len(batch_data_samples):
+            raise ValueError(f"SpottingRoIHead: {len(rpn_results_list)} proposal lists for "
+                             f"{len(batch_data_samples)} images")
+        batch_gt_instances, batch_gt_instances_ignore, _ = unpack_gt_instances(batch_data_samples)
+        sampling_results = []
+        for i, rpn_results in enumerate(rpn_results_list):
+            rpn_results.priors = rpn_results.pop("bboxes")
+            assign_result = self.bbox_assigner.assign(rpn_results, batch_gt_instances[i],
+                                                      batch_gt_instances_ignore[i])
+            sampling_results.append(self.bbox_sampler.sample(assign_result, rpn_results, batch_gt_instances[i],
+                                                             feats=[level[i][None] for level in x]))
+        return sampling_results
 
-    def loss(self, x: Tuple[Tensor], rpn_results_list, batch_data_samples) -> dict:
-        losses = super().loss(x, rpn_results_list, batch_data_samples)
-        sampling_results, self._sampling_results = self._sampling_results, None
-        bbox_pred, self._bbox_pred = self._bbox_pred, None
-        losses.update(self.recognition_loss(x, sampling_results, batch_data_samples, bbox_pred))
+    def loss(self, x: Tuple[Tensor], rpn_results_list, batch_data_samples,
+             images: Optional[Tensor] = None) -> dict:
+        """The box branch's losses, its RoI rectifier's regularisers (``bbox_*``) and the
+        recognition losses (:meth:`recognition_loss`). ``images (B, 3, H, W)``: the batch
+        normalised as the recognizer expects, needed with ``recog_inputs='image'``
+        (:class:`~stn_plugin.spotting.text_spotter.TextSpotter` passes them)."""
+        sampling_results = self.sample_rois(x, rpn_results_list, batch_data_samples)
+        losses, bbox_pred = {}, None
+        if self.with_bbox:
+            bbox_results = self.bbox_loss(x, sampling_results)
+            losses.update(bbox_results["loss_bbox"])
+            bbox_pred = bbox_results.get("bbox_pred")
+            losses.update(self._rectifier_losses([("bbox_", self.bbox_roi_extractor)]))
+        losses.update(self.recognition_loss(x, sampling_results, batch_data_samples, bbox_pred, images))
         return losses
 
     def _refined_boxes(self, res, rows: slice, bbox_pred: Tensor) -> Tensor:
@@ -156,10 +169,10 @@ class SpottingRoIHead(RectifyingRoIHead):
         return self.bbox_head.bbox_coder.decode(res.pos_priors[:n].detach(), deltas)
 
     def recognition_loss(self, x: Tuple[Tensor], sampling_results, batch_data_samples,
-                         bbox_pred: Optional[Tensor] = None) -> dict:
+                         bbox_pred: Optional[Tensor] = None, images: Optional[Tensor] = None) -> dict:
         """CTC loss of the positive RoIs' crops against their words' transcriptions, and the
         recognition rectifier's regularisers. ``bbox_pred``: the box head's regression of the
-        sampled RoIs (needed with ``recog_boxes='refined'``)."""
+        sampled RoIs (needed with ``recog_boxes='refined'``); ``images``: as in :meth:`loss`."""
         if self.recog_boxes == "refined" and bbox_pred is None:
             raise ValueError("SpottingRoIHead recog_boxes='refined' needs the box head's bbox_pred")
         rois, texts = [], []
@@ -183,7 +196,7 @@ class SpottingRoIHead(RectifyingRoIHead):
         if not rois:  # no positive RoI: zero losses that keep the branch in the graph (DDP)
             zero = zero_touching_parameters(self.recognizer) + zero_touching_parameters(self.recog_roi_extractor)
             return {"loss_recog_ctc": zero}
-        crops, _ = self._recognition_crops(x, torch.cat(rois))
+        crops, _ = self._recognition_crops(x, torch.cat(rois), images)
         recog = self.recognizer.loss(crops, data_samples_from_texts(texts))
         losses = {"loss_recog_" + k[len("loss_"):] if k.startswith("loss_") else "recog_" + k:
                   v * self.recog_loss_weight for k, v in recog.items()}
@@ -192,11 +205,13 @@ class SpottingRoIHead(RectifyingRoIHead):
         return losses
 
     # -- prediction -------------------------------------------------------------------
-    def predict(self, x: Tuple[Tensor], rpn_results_list, batch_data_samples, rescale: bool = False) -> List:
+    def predict(self, x: Tuple[Tensor], rpn_results_list, batch_data_samples, rescale: bool = False,
+                images: Optional[Tensor] = None) -> List:
+        """Boxes, then their words (:meth:`predict_text`). ``images``: as in :meth:`loss`."""
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         results_list = self.predict_bbox(x, batch_img_metas, rpn_results_list, rcnn_test_cfg=self.test_cfg,
                                          rescale=False)
-        self.predict_text(x, results_list)
+        self.predict_text(x, results_list, images)
         if rescale:  # as mmdet's box head rescales: divide by the resize's (w, h) factors
             for res, meta in zip(results_list, batch_img_metas):
                 factor = res.bboxes.new_tensor(meta["scale_factor"])
@@ -205,15 +220,16 @@ class SpottingRoIHead(RectifyingRoIHead):
         return results_list
 
     @torch.no_grad()
-    def predict_text(self, x: Tuple[Tensor], results_list) -> None:
+    def predict_text(self, x: Tuple[Tensor], results_list, images: Optional[Tensor] = None) -> None:
         """Add ``texts``, ``text_scores`` and ``polygons`` (input image pixels) to each
-        image's results, from their ``bboxes`` (input image pixels)."""
+        image's results, from their ``bboxes`` (input image pixels). ``images``: as in
+        :meth:`loss`."""
         rois = bbox2roi([res.bboxes for res in results_list])
         k = 2 * self.polygon_points_per_edge
         if rois.shape[0] == 0:
             decoded, polygons = [], rois.new_zeros(0, k, 2)
         else:
-            crops, transform = self._recognition_crops(x, rois)
+            crops, transform = self._recognition_crops(x, rois, images)
             polygons = roi_text_polygons(transform, rois[:, 1:], self.polygon_points_per_edge)
             logits, _ = self.recognizer.extract_logits(crops)
             decoded = self.recognizer.decode_logits(logits)

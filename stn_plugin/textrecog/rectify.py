@@ -23,15 +23,6 @@ from ..rectify.images import resize_text_crop
 from ..rectify.text_rectifier import TextRectifier
 
 
-def load_recognizer(config: str, checkpoint: Optional[str] = None, device: str = "cpu"):
-    """``(model, config)`` of :func:`stn_plugin.apis.init_model` (strict), for
-    :meth:`TextRectifier.from_recognizer`'s file form."""
-    from ..apis import init_model
-
-    model = init_model(config, checkpoint, device=device)
-    return model, model.cfg
-
-
 def model_input_size(cfg) -> Tuple[int, int]:
     """``(h, w)`` of the ``ResizeTextCrop`` step of the config's test pipeline."""
     pipeline = cfg.test_dataloader.dataset.get("pipeline") or []

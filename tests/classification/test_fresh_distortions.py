@@ -69,7 +69,7 @@ def test_dataset_renders_the_epoch_an_index_falls_in(mnist_dir):
 def test_experiment_trains_on_fresh_distortions(mnist_dir, tmp_path):
     pytest.importorskip("mmdet")
     import stn_plugin  # noqa: F401  (registers the classification modules)
-    from stn_plugin.classification.experiment import fresh_epochs_for, run_experiment
+    from stn_plugin.experiments.mnist_experiment import fresh_epochs_for, run_experiment
     from stn_plugin.cli.paths import config_path
     from stn_plugin.registration import register_all_modules
 

@@ -70,7 +70,7 @@ def test_train_resume_test_with_rectifier(tiny_data):
     assert '"stn/roi_head.bbox_roi_extractor/area_scale"' in scalars
     assert list(work.rglob("*rectifier*.png")), "the visualization hook wrote no image"
     # the benchmark tool reads the resumed run's scores, speed, rectifier statistics and drawings
-    from stn_plugin.detection.benchmark import read_run
+    from stn_plugin.experiments.digit_scenes_benchmark import read_run
     resumed = sorted(d for d in work.glob("2*") if (d / "vis_data" / "scalars.json").exists())[-1]
     row = read_run(resumed, tiny_data / "vis")
     assert 0.0 <= row["mAP"] <= 1.0 and 0.0 <= row["mAP50"] <= 1.0 and row["s_per_iter"] > 0
@@ -91,7 +91,7 @@ def test_mmdets_own_train_script_runs_our_config(tiny_data):
 
 
 def test_benchmark_reuses_only_matching_data(tiny_data, capsys):
-    from stn_plugin.detection.benchmark import ensure_data
+    from stn_plugin.experiments.digit_scenes_benchmark import ensure_data
     ensure_data(tiny_data / "ds", 8, 4, 0)  # the same data: reused, nothing generated
     assert "using the existing data" in capsys.readouterr().out
     for sizes in ((8, 5, 0), (9, 4, 0), (8, 4, 1)):

@@ -12,7 +12,7 @@ from mmdet.structures import DetDataSample
 from mmdet.utils import register_all_modules
 
 from stn_plugin.cli.paths import config_path
-from stn_plugin.detection.benchmark import CONFIGS
+from stn_plugin.experiments.digit_scenes_benchmark import CONFIGS
 from stn_plugin.detection.enlarged_roi_extractor import EnlargedRoIExtractor
 from stn_plugin.detection.roi_rectifiers import RoIRectifierExtractor
 

@@ -21,6 +21,7 @@ if importlib.util.find_spec("triton") is None:  # pragma: no cover - triton come
     pytest.skip("triton is not installed", allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[2]
+CHECK = Path(__file__).with_name("triton_aot_check.py")
 ARCHS = (80, 90)
 DIRECTIONS, KINDS, PADDINGS, DTYPES = ("forward", "backward"), ("matrix", "grid"), ("roi_align", "zeros", "border"), \
     ("fp32", "fp16", "bf16")
@@ -30,7 +31,7 @@ DIRECTIONS, KINDS, PADDINGS, DTYPES = ("forward", "backward"), ("matrix", "grid"
 def results():
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    procs = {arch: subprocess.Popen([sys.executable, "-m", "stn_plugin.ops.roi_sample_triton_aot", "--arch",
+    procs = {arch: subprocess.Popen([sys.executable, str(CHECK), "--arch",
                                      str(arch)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True) for arch in ARCHS}
     out = {}
@@ -58,7 +59,7 @@ def test_every_specialisation_compiles_without_spills(results, arch):
 def test_interpreted_kernels_are_refused():
     """The checker refuses interpreted kernels instead of reporting a bogus success."""
     env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "stn_plugin.ops.roi_sample_triton_aot", "--arch", "90"],
+    proc = subprocess.run([sys.executable, str(CHECK), "--arch", "90"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "TRITON_INTERPRET" in proc.stderr

@@ -137,6 +137,47 @@ def test_loss_step_and_predict_step_on_cpu(scenes):
     assert {"spotting/e2e_hmean", "spotting/det_hmean"} <= set(res) and all(0 <= v <= 1 for v in res.values())
 
 
+
+def test_the_head_reads_the_images_it_is_given(scenes):
+    """The RoI head gets the recognizer's images as an argument of ``predict`` / ``loss``
+    (nothing is left on the head between calls): the detector's prediction is the head's
+    own on the same features, proposals and images; without images, a head that reads
+    the image says what it needs."""
+    torch.manual_seed(0)
+    cfg = _config(scenes)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.eval()
+    val = DATASETS.build(cfg.val_dataloader.dataset)
+    with torch.no_grad():
+        data = model.data_preprocessor(pseudo_collate([val[i] for i in range(len(val))]), False)
+        x = model.extract_feat(data["inputs"])
+        proposals = model.rpn_head.predict(x, data["data_samples"], rescale=False)
+        images = model.recognition_images(data["inputs"])
+        direct = model.roi_head.predict(x, copy.deepcopy(proposals), data["data_samples"], rescale=True,
+                                        images=images)
+        through = model.predict(data["inputs"], copy.deepcopy(data["data_samples"]))
+        with pytest.raises(RuntimeError, match="needs the images of the batch"):
+            model.roi_head.predict(x, copy.deepcopy(proposals), data["data_samples"])
+    assert sum(len(r.bboxes) for r in direct) > 0
+    for mine, out in zip(direct, through):
+        pred = out.pred_instances
+        assert mine.texts == pred.texts
+        torch.testing.assert_close(mine.bboxes, pred.bboxes, atol=0, rtol=0)
+        torch.testing.assert_close(mine.polygons, pred.polygons, atol=0, rtol=0)
+        torch.testing.assert_close(mine.text_scores, pred.text_scores, atol=0, rtol=0)
+
+    model.train()
+    train = DATASETS.build(cfg.train_dataloader.dataset)
+    batch = model.data_preprocessor(pseudo_collate([train[0], train[1]]), True)
+    x = model.extract_feat(batch["inputs"])
+    proposals = model.rpn_head.predict(x, batch["data_samples"], rescale=False)
+    losses = model.roi_head.loss(x, copy.deepcopy(proposals), batch["data_samples"],
+                                 images=model.recognition_images(batch["inputs"]))
+    assert torch.isfinite(losses["loss_recog_ctc"]) and losses["loss_recog_ctc"] > 0
+    with pytest.raises(RuntimeError, match="needs the images of the batch"):
+        model.roi_head.loss(x, copy.deepcopy(proposals), batch["data_samples"])
+
 def test_recognizer_starts_from_a_crop_level_checkpoint(tmp_path):
     cfg = _model_cfg()
     crop_model = MODELS.build(cfg.roi_head.recognizer)

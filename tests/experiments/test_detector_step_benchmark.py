@@ -13,7 +13,7 @@ from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor  # noqa: E4
 
 from stn_plugin.cli.paths import config_path  # noqa: E402
 from stn_plugin.detection import AffineRoIRectifier, RectifyingRoIHead  # noqa: E402
-from stn_plugin.detection.step_benchmark import (baseline_model_config, build_step_models,  # noqa: E402
+from stn_plugin.experiments.detector_step_benchmark import (baseline_model_config, build_step_models,  # noqa: E402
                                                  format_profile, format_results, load_step_config, make_batch,
                                                  profile_rectifier, run_step_benchmark, same_inputs)
 

@@ -21,7 +21,7 @@ identical (checked, and reported). Measured per model:
   repeat to repeat; the update costs the same whatever the rate;
 * inference: ``model.test_step`` under ``torch.no_grad()`` (proposals, RoI head, NMS,
   rescaling to the original image);
-* peak memory of both (:func:`stn_plugin.benchmarking.peak_mb`: on the CPU the growth
+* peak memory of both (:func:`stn_plugin.experiments.measurement.peak_mb`: on the CPU the growth
   of the peak RSS over the RSS before the step, gradients dropped first; measured
   after all timings, with malloc tuned so the RSS follows live memory; the smallest of
   ``memory_rounds`` interleaved measurements, :data:`MEMORY_ROUNDS` by default).
@@ -45,8 +45,8 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
-from ..benchmarking import peak_mb, tune_malloc_for_rss
-from .roi_rectifiers import RoIRectifierExtractor
+from .measurement import peak_mb, tune_malloc_for_rss
+from ..detection.roi_rectifiers import RoIRectifierExtractor
 
 __all__ = ["CASES", "StepModel", "StepResult", "baseline_model_config", "load_step_config", "batch_shape_of",
            "build_step_models", "make_batch", "train_step_fn", "infer_step_fn", "run_step_benchmark",

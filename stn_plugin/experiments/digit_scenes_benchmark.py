@@ -44,7 +44,10 @@ from typing import List, Optional, Sequence
 
 from ..cli.paths import config_path
 from ..cli.tool_process import ToolProcess
-from .digit_scenes import SCENE_PRESETS
+from ..detection.digit_scenes import SCENE_PRESETS
+
+__all__ = ["MIN_ITERS_TO_COMPARE", "CONFIGS", "ensure_data", "train_command", "test_command", "VariantRun",
+           "read_run", "format_table", "setting_line", "parse_args", "main", "summary_lines"]
 
 # Runs shorter than this are smoke runs: their scores are not compared (the demo's
 # schedule, tools/demo.py, is shorter; the README's comparison trains 1500).

@@ -11,7 +11,7 @@ import torch
 
 from stn_plugin.datasets.provenance import library_versions
 from stn_plugin.detection.digit_scenes import SCENE_PRESETS, SceneOptions, generate_digit_scenes, scene_options
-from stn_plugin.detection.rectifier_orientation import (digit_rotation, orientation_report, rectifier_rotation,
+from stn_plugin.experiments.rectifier_orientation import (digit_rotation, orientation_report, rectifier_rotation,
                                                         similarity_angle)
 from stn_plugin.geometry.families import build_family
 
@@ -69,7 +69,7 @@ def test_presets_are_copies_and_bad_values_are_refused(tmp_path):
 
 
 def test_benchmark_keeps_presets_apart(tmp_path, capsys):
-    from stn_plugin.detection.benchmark import ensure_data, parse_args
+    from stn_plugin.experiments.digit_scenes_benchmark import ensure_data, parse_args
 
     ensure_data(tmp_path / "ao", 2, 1, 0, "any-orientation")
     ensure_data(tmp_path / "ao", 2, 1, 0, "any-orientation")
@@ -125,8 +125,8 @@ def test_measure_on_scenes_with_a_fresh_rectifier(tmp_path):
     from mmdet.apis import init_detector
 
     from stn_plugin.cli.paths import config_path
-    from stn_plugin.detection.benchmark import CONFIGS
-    from stn_plugin.detection.rectifier_orientation import measure
+    from stn_plugin.experiments.digit_scenes_benchmark import CONFIGS
+    from stn_plugin.experiments.rectifier_orientation import measure
 
     data = generate_digit_scenes(tmp_path / "ds", 0, 3, seed=1, options=scene_options("any-orientation"),
                                  progress=False)

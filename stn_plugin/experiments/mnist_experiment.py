@@ -21,8 +21,11 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 
 from ..datasets.mnist_source import load_mnist_source
-from .distorted_mnist import VARIANTS, generate_distorted_mnist, load_distorted_mnist
-from .visualization import save_rectification_figure
+from ..classification.distorted_mnist import VARIANTS, generate_distorted_mnist, load_distorted_mnist
+from ..classification.visualization import save_rectification_figure
+
+__all__ = ["PAPER_ERRORS", "PAPER_TC_ERRORS", "MODEL_LABELS", "paper_error", "RunResult", "ExperimentResult",
+           "config_path", "set_iterations", "fresh_epochs_for", "train_one", "format_table", "run_experiment"]
 
 # The paper's Table 1 (left), % test error on distorted MNIST (full MNIST training set).
 PAPER_ERRORS: Dict[str, Dict[str, float]] = {

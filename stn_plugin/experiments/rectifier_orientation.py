@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from ..geometry.transforms import Transform
-from .roi_rectifiers import RoIRectifierExtractor
+from ..detection.roi_rectifiers import RoIRectifierExtractor
 
 __all__ = ["similarity_angle", "digit_rotation", "rectifier_rotation", "orientation_report", "main"]
 

@@ -53,6 +53,11 @@ from typing import Callable, Dict, List, Optional, Sequence
 from ..cli.paths import config_path
 from ..cli.tool_process import ToolProcess
 
+__all__ = ["DETECTOR_CONFIG", "CROP_CONFIGS", "VARIANTS", "tool_job", "run_lanes", "detector_job", "crop_job",
+           "e2e_config", "e2e_job", "variant_checkpoint", "compose_e2e_start", "compose_detect_then_read",
+           "test_job", "step_times", "test_scores", "rows_of", "format_table", "check_settings", "ensure_data",
+           "parse_args", "main"]
+
 DETECTOR_CONFIG = "spotting/faster-rcnn_r18_fpn_word-scenes_detection.py"
 CROP_CONFIGS = {"crnn": "textrecog/crnn_synthetic-words.py", "crnn-tps": "textrecog/crnn-tps_synthetic-words.py"}
 VARIANTS = {
@@ -172,7 +177,7 @@ def variant_checkpoint(variant: str, args) -> Path:
 
 def _compose(detector: Path, recognizer: Path, out: Path) -> None:
     """Join the two checkpoints into ``out`` unless it is newer than both."""
-    from .checkpoints import compose_spotter_checkpoint
+    from ..spotting.checkpoints import compose_spotter_checkpoint
 
     if out.exists() and out.stat().st_mtime >= max(detector.stat().st_mtime, recognizer.stat().st_mtime):
         return
@@ -344,8 +349,8 @@ def check_settings(args) -> None:
 
 
 def ensure_data(args) -> None:
-    from .word_crops import export_word_crops
-    from .word_scenes import generate_word_scenes
+    from ..spotting.word_crops import export_word_crops
+    from ..spotting.word_scenes import generate_word_scenes
 
     notes = args.data / "annotations"
     if (notes / "train.json").exists() and (notes / "val.json").exists():

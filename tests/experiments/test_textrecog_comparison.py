@@ -1,9 +1,7 @@
-"""tools/compare_textrecog.py builds a learning-rate schedule mmengine accepts for any
-number of iterations, including the 2 of a smoke run (it used to crash there)."""
+"""The text-recognition comparison (``tools/compare_textrecog.py``) builds a learning-rate
+schedule mmengine accepts for any number of iterations, including the 2 of a smoke run
+(it used to crash there)."""
 from __future__ import annotations
-
-import importlib.util
-from pathlib import Path
 
 import pytest
 
@@ -11,14 +9,7 @@ pytest.importorskip("mmdet")
 
 import torch  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("_compare_textrecog", REPO / "tools" / "compare_textrecog.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from stn_plugin.experiments.textrecog_comparison import lr_schedule  # noqa: E402
 
 
 @pytest.mark.parametrize("schedule", ["flat", "cosine"])
@@ -28,7 +19,7 @@ def test_schedule_builds_and_runs(iters, schedule):
 
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
     schedulers = [PARAM_SCHEDULERS.build(dict(cfg, optimizer=optimizer))
-                  for cfg in _tool().lr_schedule(iters, schedule)]
+                  for cfg in lr_schedule(iters, schedule)]
     lrs = []
     for _ in range(min(iters, 50)):
         lrs.append(optimizer.param_groups[0]["lr"])
@@ -40,4 +31,4 @@ def test_schedule_builds_and_runs(iters, schedule):
 
 def test_unknown_schedule_is_named():
     with pytest.raises(ValueError, match="cosine"):
-        _tool().lr_schedule(10, "step")
+        lr_schedule(10, "step")

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("mmdet")
 
-from stn_plugin.detection.benchmark import MIN_ITERS_TO_COMPARE, format_table, read_run, summary_lines  # noqa: E402
+from stn_plugin.experiments.digit_scenes_benchmark import MIN_ITERS_TO_COMPARE, format_table, read_run, summary_lines  # noqa: E402
 
 
 def _run_dir(tmp_path, name, records):

@@ -1,7 +1,8 @@
-"""Ahead-of-time compilation of every :mod:`.roi_sample_triton` kernel specialisation.
+"""Ahead-of-time compilation of every :mod:`stn_plugin.ops.roi_sample_triton` kernel
+specialisation: a check the suite runs (``test_triton_aot_compile.py``), not library code.
 
-No machine of the project has a GPU, yet the CUDA kernels must at least compile, for
-the GPUs users have, without spilling registers. Triton compiles for a named target
+The CUDA kernels must compile, for the GPUs users have, without spilling registers, and
+this must be checkable on a machine without a GPU. Triton compiles for a named target
 without a device (``triton.compile`` with a ``GPUTarget``; ``ptxas`` ships with
 triton), so this module compiles each specialisation the launchers can produce --
 forward and backward, parametric (matrix) and explicit grid, each padding rule, fp32 /
@@ -10,14 +11,15 @@ with ``cuobjdump`` (also shipped with triton): registers, and local / stack memo
 which for these kernels (no local arrays) is only ever spilled registers.
 
 The specialisations are not written out by hand: the real launch functions
-(:func:`~.roi_sample_triton.sample_forward`, :func:`~.roi_sample_triton.sample_backward`)
+(:func:`~stn_plugin.ops.roi_sample_triton.sample_forward`,
+:func:`~stn_plugin.ops.roi_sample_triton.sample_backward`)
 run on CPU tensors of a realistic size with the kernels replaced by recorders, and each
 recorded launch -- its argument types and ``constexpr`` values -- is compiled. So the
 check follows the launchers when they change.
 
 Run it in a process where triton was imported *without* ``TRITON_INTERPRET=1`` (the
-interpreter replaces the kernels): ``python -m stn_plugin.ops.roi_sample_triton_aot
---arch 80 90``, which prints one JSON line per specialisation and exits non-zero on a
+interpreter replaces the kernels): ``python tests/ops/triton_aot_check.py --arch 80 90``
+from the repository root (or with ``stn_plugin`` installed), which prints one JSON line per specialisation and exits non-zero on a
 compile error or a spill.
 """
 from __future__ import annotations
@@ -85,7 +87,7 @@ def recorded_launches() -> List[KernelLaunch]:
     Shapes are the detector's (256 channels, 7x7 cells, sampling ratio 2), so the tile
     sizes are the largest the launchers pick.
     """
-    from . import roi_sample_triton as kernels
+    from stn_plugin.ops import roi_sample_triton as kernels
 
     if kernels.kernels_interpreted():
         raise RuntimeError("roi_sample_triton was imported under TRITON_INTERPRET=1: its kernels are "

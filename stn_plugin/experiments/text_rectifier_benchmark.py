@@ -1,0 +1,85 @@
+"""Throughput of the learned text rectifier on word crops of mixed sizes.
+
+    python tools/benchmark_text_rectifier.py [--num 512] [--threads 2] [--device cpu] [--rectifier tps-words]
+
+Rectification only (no recognizer, no OCR): synthetic word crops of mixed sizes (the
+generator's curved / arc / perspective words, 20-64 px high, as numpy RGB arrays in
+memory) go through ``TextRectifier.__call__`` -- localization net in batches, then
+each crop sampled once at its own text size. Prints crops per second for the
+default (batched, sampling grids interpolated between exact nodes) and, side by side
+in the same run, with exact TPS grids and with one crop per call, and the ratios.
+Times are the best of ``--repeats`` runs after a warm-up. On a machine shared with
+other work, pass ``--threads 1`` too: oversubscribed threads slow every op down.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Optional, Sequence
+
+__all__ = ["parse_args", "main"]
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--num", type=int, default=512, help="crops per run")
+    p.add_argument("--batch-size", type=int, default=64, help="crops per localization-net batch")
+    p.add_argument("--threads", type=int, default=2, help="torch threads")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
+    p.add_argument("--rectifier", default="tps-words", help="shipped rectifier name or rectifier file")
+    p.add_argument("--out-size", default="text", help="'text', 'crop', 'model' or H,W")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs (the best is reported)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the generated test crops")
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    import numpy as np
+    import torch
+    torch.set_num_threads(args.threads)
+    from ..textrecog.synthetic_words import make_sample
+    from ..rectify import TextRectifier
+
+    out_size = tuple(int(v) for v in args.out_size.split(",")) if "," in args.out_size else args.out_size
+    rectifier = TextRectifier.from_pretrained(args.rectifier, device=args.device, batch_size=args.batch_size,
+                                              out_size=out_size)
+    crops = [make_sample(args.seed, i, distortions=("curve", "arc", "perspective"))[0] for i in range(args.num)]
+    hs = np.array([c.shape[0] for c in crops])
+    ws = np.array([c.shape[1] for c in crops])
+    print(f"{rectifier!r}")
+    print(f"{args.num} crops, heights {hs.min()}-{hs.max()} px, widths {ws.min()}-{ws.max()} px, "
+          f"{len(set(zip(hs, ws)))} distinct sizes; torch threads {torch.get_num_threads()}, device {args.device}")
+
+    def sync():
+        if str(args.device).startswith("cuda"):
+            torch.cuda.synchronize()
+
+    def run(fn):
+        fn(crops[:16])  # warm-up
+        best = float("inf")
+        for _ in range(args.repeats):
+            sync()
+            t0 = time.perf_counter()
+            fn(crops)
+            sync()
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    exact = TextRectifier.from_pretrained(args.rectifier, device=args.device, batch_size=args.batch_size,
+                                          out_size=out_size, grid_stride=1)
+    rows = [(f"batched ({args.batch_size} per batch), interpolated grids", run(lambda cs: rectifier(cs))),
+            (f"batched ({args.batch_size} per batch), exact TPS grids", run(lambda cs: exact(cs))),
+            ("one crop per call, interpolated grids", run(lambda cs: [rectifier(c) for c in cs]))]
+    sizes = [r.shape for r in rectifier(crops[:64])]
+    print(f"output sizes (first 64): heights {min(s[0] for s in sizes)}-{max(s[0] for s in sizes)}, "
+          f"widths {min(s[1] for s in sizes)}-{max(s[1] for s in sizes)}")
+    for name, t in rows:
+        print(f"{name:52s} {args.num / t:8.1f} crops/s  ({1e3 * t / args.num:.2f} ms/crop)")
+    base = rows[0][1]
+    for name, t in rows[1:]:
+        print(f"speed-up of the first row over '{name}': {t / base:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
