@@ -127,7 +127,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Runner:
     """Train; returns the runner (its ``message_hub`` holds the final validation metrics)."""
     args = parse_args(argv)
     from .runner_setup import close_process_group, tool_setup
-
     from .work_dir_lock import unlock_work_dirs
 
     try:
