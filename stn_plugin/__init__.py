@@ -17,6 +17,8 @@ them does not import it either. Registration into mmdet happens by
 :func:`register_all_modules` -- called here when mmengine is already imported, as it
 is whenever a config says ``custom_imports = dict(imports=['stn_plugin'], ...)``.
 A program that imported ``stn_plugin`` before mmengine calls it itself (the tools do).
+Loading mmengine checkpoints under torch's ``weights_only=True`` needs no call: it is
+enabled here, whenever mmengine gets imported (:mod:`stn_plugin.compat`).
 """
 import sys as _sys
 from importlib.util import find_spec as _find_spec
@@ -30,6 +32,10 @@ def register_all_modules() -> None:
 
     _register()
 
+
+from .compat import enable_safe_checkpoint_loading_on_import as _enable_safe_loading
+
+_enable_safe_loading()  # waits for mmengine's modules; imports nothing of it
 
 # mmengine already imported means a config or an OpenMMLab program is loading us; without
 # mmdet installed there is nothing to register into (the core still works).

@@ -28,6 +28,9 @@ CORE_MODULES = tuple(modules.MODULES.values())
 
 TASK_PACKAGES = ("stn_plugin.detection", "stn_plugin.textrecog", "stn_plugin.classification",
                  "stn_plugin.spotting")
+# what tools/train.py puts into the configs it runs (and so into the configs it dumps
+# into work dirs): registered too, so those configs run wherever stn_plugin is imported
+TOOL_MODULES = ("stn_plugin.cli.checkpoint_hook",)
 
 
 def register_module_classes(classes, registry=None) -> None:
@@ -73,5 +76,5 @@ def register_all_modules() -> None:
     modules and every task package's. Needs mmengine and mmdet (``ImportError`` naming
     them otherwise)."""
     register_core_modules()
-    for name in TASK_PACKAGES:
+    for name in TASK_PACKAGES + TOOL_MODULES:
         importlib.import_module(name)

@@ -4,6 +4,8 @@
   (``--launcher``, ``--cfg-options``, ``--work-dir`` or mmdet's default work dir).
 * :func:`tool_setup`: the process set-up both tools do first, and a context in which
   a bad argument or config ends the tool with a one-line message naming it.
+* :func:`read_config` / :func:`build_tool_runner`: a config that cannot be parsed, or
+  names an argument a module does not take, is such an error too.
 * :func:`check_amp_available`: ``--amp`` fails early with a clear message on a
   machine without CUDA (mmengine's ``AmpOptimWrapper`` would assert deep inside).
 * :func:`adapt_distributed_to_cpu`: mmengine 0.10.7's launchers call
@@ -18,12 +20,14 @@
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
 import torch
 
 from . import errors
+from .work_dir_lock import WorkDirInUseError
 
 
 def load_tool_config(config: str, launcher: str, cfg_options: Optional[dict], work_dir: Optional[str]):
@@ -33,8 +37,6 @@ def load_tool_config(config: str, launcher: str, cfg_options: Optional[dict], wo
     ``data_root`` (any top-level ``*root``) moves every dataloader and evaluator path
     below it, and an overridden ``train_cfg.max_iters`` / ``max_epochs`` scales the
     ``param_scheduler`` (see :mod:`stn_plugin.cli.config_overrides`)."""
-    from mmengine.config import Config
-
     from .. import register_all_modules
 
     # the tools import stn_plugin before mmengine, so a config's
@@ -42,7 +44,7 @@ def load_tool_config(config: str, launcher: str, cfg_options: Optional[dict], wo
     register_all_modules()
     if not os.path.isfile(config):
         raise FileNotFoundError(f"config file not found: {config}")
-    cfg = Config.fromfile(config)
+    cfg = read_config(config)
     cfg.launcher = launcher
     if cfg_options is not None:
         from .config_overrides import follow_data_roots, rescale_schedule, root_variables
@@ -57,6 +59,53 @@ def load_tool_config(config: str, launcher: str, cfg_options: Optional[dict], wo
     elif cfg.get("work_dir", None) is None:
         cfg.work_dir = os.path.join("./work_dirs", os.path.splitext(os.path.basename(config))[0])
     return cfg
+
+
+def read_config(config: str):
+    """``Config.fromfile(config)``; a config that cannot be parsed or run raises
+    ``ValueError`` naming the file and the reason in one line."""
+    from mmengine.config import Config
+
+    try:
+        return Config.fromfile(config)
+    except SyntaxError as err:
+        where = _syntax_error_in(config) or f"config {config}"
+        raise ValueError(f"{where}: SyntaxError: {err.msg}; the config cannot be loaded") from err
+    except (NameError, AttributeError, TypeError, ImportError, AssertionError) as err:
+        raise ValueError(f"config {config} cannot be loaded: {type(err).__name__}: {_one_line(str(err))}") from err
+
+
+def _syntax_error_in(config: str, seen: Optional[set] = None) -> Optional[str]:
+    """``'config FILE, line N'`` of the first file with a syntax error among ``config``
+    and its local ``_base_`` files (mmengine's own error does not say which)."""
+    import ast
+
+    seen = set() if seen is None else seen
+    if config in seen or not os.path.isfile(config):
+        return None
+    seen.add(config)
+    with open(config, encoding="utf-8") as f:
+        source = f.read()
+    try:
+        tree = ast.parse(source, filename=config)
+    except SyntaxError as err:
+        return f"config {config}, line {err.lineno}"
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_base_" for t in node.targets):
+            try:
+                bases = ast.literal_eval(node.value)
+            except ValueError:
+                return None
+            for base in [bases] if isinstance(bases, str) else bases:
+                if isinstance(base, str) and "::" not in base:
+                    found = _syntax_error_in(os.path.normpath(os.path.join(os.path.dirname(config), base)), seen)
+                    if found:
+                        return found
+    return None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 class LauncherError(RuntimeError):
@@ -82,10 +131,43 @@ def tool_setup() -> Iterator[None]:
 
 
 def exit_on_bad_input():
-    """Inside: our argument, config, file-system, launcher and checkpoint errors end the
-    tool with ``error: <message>`` (exit status 1) instead of a traceback
+    """Inside: our argument, config, file-system, launcher, work-dir lock and checkpoint
+    errors end the tool with ``error: <message>`` (exit status 1) instead of a traceback
     (:func:`stn_plugin.cli.errors.exit_on_bad_input`)."""
-    return errors.exit_on_bad_input(LauncherError)
+    return errors.exit_on_bad_input(LauncherError, WorkDirInUseError)
+
+
+# what Python says when a config passes an argument a class does not take, or omits one
+_ARGUMENT_ERROR = re.compile(r"unexpected keyword argument '(\w+)'|missing \d+ required [\w-]+ arguments?: '(\w+)'")
+# some mmengine versions prefix each nested build's error with the class it built
+_BUILT_CLASS = re.compile(r"class `\w+` in [^:]+: ")
+
+
+def build_tool_runner(cfg, cfg_options: Optional[dict] = None):
+    """mmengine's Runner of ``cfg`` (or ``cfg.runner_type`` from the registry).
+
+    A module argument that the config or ``--cfg-options`` gives and the module does
+    not take (a misspelt or unknown key) raises ``ValueError`` in one line, naming the
+    class, the argument and the ``--cfg-options`` entry it came from, instead of the
+    ``TypeError`` that mmengine nests once per enclosing module."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    adapt_distributed_to_cpu(cfg)
+    try:
+        return Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
+    except TypeError as err:
+        match = _ARGUMENT_ERROR.search(str(err))
+        if match is None:
+            raise
+        raise ValueError(_explain_argument_error(str(err), match.group(1) or match.group(2), cfg_options)) from err
+
+
+def _explain_argument_error(message: str, argument: str, cfg_options: Optional[dict]) -> str:
+    reason = _one_line(_BUILT_CLASS.sub("", message))  # "DigitCNN.__init__() got an unexpected ..."
+    given = [key for key in (cfg_options or {}) if key.rsplit(".", 1)[-1] == argument]
+    source = f"--cfg-options {', '.join(given)}" if given else "the config"
+    return f"a module of the config cannot be built: {reason}; it comes from {source}: check the key's spelling and place"
 
 
 def check_work_dir(work_dir: str) -> None:

@@ -13,7 +13,9 @@ for text recognizers); ``--tta`` wraps the model in
 them, mmdet's default flip TTA, as mmdet does. The checkpoint is checked strictly
 before testing: every weight of the config's model must be in it with its shape, else
 the tool ends with an error naming what does not match (mmengine alone would skip the
-mismatching weights and evaluate an untrained model).
+mismatching weights and evaluate an untrained model); an empty or truncated checkpoint
+ends it with an error saying so. Missing test data is named, with the command that
+generates it (:mod:`stn_plugin.cli.dataset_files`), before anything is built.
 """
 from __future__ import annotations
 
@@ -24,8 +26,6 @@ from copy import deepcopy
 from typing import Dict, Optional, Sequence
 
 from mmengine.config import Config, ConfigDict
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 from .arguments import CfgOptionsAction, add_local_rank_argument, export_local_rank
 
@@ -94,6 +94,7 @@ def _apply_tta(cfg: Config) -> None:
 
 def build_config(args: argparse.Namespace) -> Config:
     """The config with the command line applied (as mmdet's tools/test.py does)."""
+    from .dataset_files import check_dataset_files
     from .runner_setup import load_tool_config
 
     if not osp.isfile(args.config):
@@ -103,6 +104,7 @@ def build_config(args: argparse.Namespace) -> Config:
     if args.out is not None and not args.out.endswith((".pkl", ".pickle")):
         raise ValueError(f"--out must name a .pkl / .pickle file, got {args.out!r}")
     cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    check_dataset_files(cfg, ("test_dataloader",))
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         _trigger_visualization_hook(cfg, args)
@@ -115,13 +117,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     """Test; returns the metrics dict (e.g. ``{'mnist/error': ...}``)."""
     args = parse_args(argv)
     from .checkpoint_match import check_test_checkpoint
-    from .runner_setup import adapt_distributed_to_cpu, close_process_group, exit_on_bad_input, tool_setup
+    from .runner_setup import build_tool_runner, close_process_group, tool_setup
 
     with tool_setup():
         cfg = build_config(args)
-        adapt_distributed_to_cpu(cfg)
-    runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
-    with exit_on_bad_input():
+        runner = build_tool_runner(cfg, args.cfg_options)
         check_test_checkpoint(runner.model, args.checkpoint, args.config)
     if args.out is not None:
         from mmdet.evaluation import DumpDetResults

@@ -23,10 +23,13 @@ import os.path as osp
 from typing import Optional, Sequence
 
 from mmengine.config import Config
-from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from .arguments import CfgOptionsAction, add_local_rank_argument, export_local_rank
+
+
+# the dataloaders a training run reads (validation included: it runs at the end, or between)
+TRAINING_DATALOADERS = ("train_dataloader", "val_dataloader")
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -79,9 +82,17 @@ def build_config(args: argparse.Namespace) -> Config:
             raise FileNotFoundError(f"--resume: checkpoint not found: {args.resume}")
         cfg.resume = True
         cfg.load_from = args.resume
+    from .checkpoint_hook import use_atomic_checkpoints
+    from .dataset_files import check_dataset_files
     from .runner_setup import check_work_dir, earlier_checkpoints
+    from .work_dir_lock import lock_work_dir
 
+    check_dataset_files(cfg, TRAINING_DATALOADERS)
     check_work_dir(cfg.work_dir)
+    # before looking for an earlier run's checkpoints: a run still writing them is
+    # refused as such, not as an earlier run
+    lock_work_dir(cfg.work_dir, cfg.launcher)
+    use_atomic_checkpoints(cfg)
     found = [] if cfg.get("resume", False) or getattr(args, "overwrite", False) else earlier_checkpoints(cfg.work_dir)
     if found:
         shown = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
@@ -104,27 +115,29 @@ def check_checkpoints(runner: Runner, cfg: Config) -> None:
         check_load_from(runner.model, cfg.load_from)
 
 
-def build_runner(cfg: Config) -> Runner:
-    """mmengine's Runner, or ``cfg.runner_type`` built from the registry."""
-    from .runner_setup import adapt_distributed_to_cpu
+def build_runner(cfg: Config, cfg_options: Optional[dict] = None) -> Runner:
+    """mmengine's Runner, or ``cfg.runner_type`` built from the registry
+    (:func:`stn_plugin.cli.runner_setup.build_tool_runner`)."""
+    from .runner_setup import build_tool_runner
 
-    adapt_distributed_to_cpu(cfg)
-    if "runner_type" not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
+    return build_tool_runner(cfg, cfg_options)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Runner:
     """Train; returns the runner (its ``message_hub`` holds the final validation metrics)."""
     args = parse_args(argv)
     from .runner_setup import close_process_group, tool_setup
+    from .work_dir_lock import unlock_work_dirs
 
-    with tool_setup():
-        cfg = build_config(args)
-        runner = build_runner(cfg)
-        check_checkpoints(runner, cfg)
-    runner.train()
-    close_process_group()
+    try:
+        with tool_setup():
+            cfg = build_config(args)
+            runner = build_runner(cfg, args.cfg_options)
+            check_checkpoints(runner, cfg)
+        runner.train()
+        close_process_group()
+    finally:
+        unlock_work_dirs()
     return runner
 
 

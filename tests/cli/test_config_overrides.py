@@ -97,3 +97,87 @@ def test_max_iters_scales_each_optimizers_schedule():
     assert (warmup.end, steps.end, steps.milestones) == (25, 500, [375, 450])
     warmup, decay = cfg.param_scheduler["recognition"]
     assert (warmup.end, decay.begin, decay.end) == (25, 400, 500)
+
+
+def _chains(cfg):
+    """``[(schedulers, base lr)]``: one per optimizer."""
+    schedulers = cfg.param_scheduler
+    if isinstance(schedulers, dict) and "type" not in schedulers:
+        return [(schedulers[name], cfg.optim_wrapper[name].optimizer.lr) for name in schedulers]
+    return [(schedulers, cfg.optim_wrapper.optimizer.lr)]
+
+
+def _learning_rates(schedulers, base_lr, iterations):
+    """The learning rate of each iteration, as mmengine's ParamSchedulerHook steps the
+    schedulers after every iteration (built on a one-parameter optimizer)."""
+    import torch
+    from mmengine.registry import PARAM_SCHEDULERS
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base_lr)
+    built = [PARAM_SCHEDULERS.build(dict(s, optimizer=optimizer)) for s in schedulers]
+    rates = []
+    for _ in range(iterations):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()  # no gradient: changes nothing, but schedulers expect it first
+        for scheduler in built:
+            scheduler.step()
+    return rates
+
+
+def _warmup_end(schedulers):
+    """Where the schedule's warm-up ends (0: it has none, or a switched-off one)."""
+    for s in schedulers:
+        if s.type == "LinearLR" and s.get("begin", 0) == 0 and s.get("start_factor", 1 / 3) < 1:
+            return s.end
+    return 0
+
+
+SPOTTER = str(REPO / "configs/spotting/faster-rcnn_r18_fpn_tps-crnn_word-scenes.py")
+MNIST = str(REPO / "configs/mnist/st-cnn-affine_rts.py")
+
+
+@pytest.mark.parametrize("config", [DIGITS, WORDS, MNIST, SPOTTER], ids=["digits", "text", "mnist", "spotter"])
+def test_every_max_iters_override_reaches_the_base_lr_after_the_warmup(config):
+    import copy
+
+    from stn_plugin.cli.config_overrides import MIN_WARMUP_STEPS, rescale_schedule
+
+    original = _load(config)
+    assert all(_warmup_end(schedulers) > 2 for schedulers, _ in _chains(original))  # each config warms up
+    for max_iters in range(1, 201):
+        cfg = copy.deepcopy(original)
+        options = {"train_cfg.max_iters": max_iters}
+        train_cfg = dict(cfg.train_cfg)
+        cfg.merge_from_dict(options)
+        rescale_schedule(cfg, train_cfg, options)
+        for schedulers, base_lr in _chains(cfg):
+            end = _warmup_end(schedulers)
+            rates = _learning_rates(schedulers, base_lr, max(max_iters, end + 1))
+            assert rates[end] == pytest.approx(base_lr, rel=1e-9), (max_iters, end, rates[:end + 1])
+            assert max(rates) == pytest.approx(base_lr, rel=1e-9), max_iters
+            # the warm-up leaves at least half of the run at the base learning rate
+            assert end == 0 or MIN_WARMUP_STEPS <= end <= max_iters // 2, (max_iters, schedulers)
+            if max_iters >= 2 * MIN_WARMUP_STEPS:  # room for a warm-up: it is kept
+                assert end >= MIN_WARMUP_STEPS and rates[0] < base_lr
+
+
+def test_short_runs_log_what_happened_to_the_warmup(monkeypatch):
+    from stn_plugin.cli import config_overrides
+
+    logged = []
+    monkeypatch.setattr(config_overrides, "_log", lambda message, level=None: logged.append(message))
+    cfg = _load(DIGITS, **{"train_cfg.max_iters": 20})
+    warmup, _ = cfg.param_scheduler
+    assert (warmup.begin, warmup.end, warmup.start_factor) == (0, 2, 0.01)   # not 1 iteration
+    cfg = _load(DIGITS, **{"train_cfg.max_iters": 3})
+    warmup, _ = cfg.param_scheduler
+    assert warmup.start_factor == 1.0                                       # switched off
+    text = "\n".join(logged)
+    assert "param_scheduler.0 (LinearLR, 100 iterations): warm-up of 1 iterations lengthened to 2" in text
+    assert "warm-up switched off (start_factor 0.01 -> 1.0): a run of 3 iterations" in text
+
+
+def test_a_warmup_that_ended_where_the_decay_begins_still_does():
+    cfg = _load(MNIST, **{"train_cfg.max_iters": 20})
+    warmup, cosine = cfg.param_scheduler
+    assert warmup.end == cosine.begin == 2 and cosine.end == 20

@@ -293,3 +293,60 @@ def test_url_checkpoints_are_loaded_weights_only(tmp_path: Path) -> None:
     loaded = load_from_http("https://example.invalid/good.pth", map_location="cpu", model_dir=str(model_dir))
     torch.testing.assert_close(loaded["state_dict"]["fc.weight"], good["state_dict"]["fc.weight"])
     assert loaded["message_hub"]["loss"].mean() == 3.0
+
+
+IMPORT_STN_PLUGIN_FIRST = """
+import os, pickle, subprocess, sys
+import torch
+import stn_plugin
+assert not any(m.split(".")[0] == "mmengine" for m in sys.modules), "stn_plugin imported mmengine"
+from mmengine.logging import MessageHub
+from mmengine.runner.checkpoint import load_checkpoint, load_from_http
+
+# what a Runner writes: the message hub's HistoryBuffers, numpy data
+hub = MessageHub.get_instance("import-order")
+hub.update_scalar("train/loss", 1.5)
+model = torch.nn.Linear(2, 1)
+path = os.path.join(sys.argv[1], "runner.pth")
+torch.save({"state_dict": model.state_dict(), "message_hub": hub.state_dict()}, path)
+target = torch.nn.Linear(2, 1)
+loaded = load_checkpoint(target, path, map_location="cpu")   # torch's default: weights_only=True
+assert loaded["message_hub"]["log_scalars"]["train/loss"].current() == 1.5
+assert torch.equal(target.weight, model.weight)
+
+class RunsShell:
+    def __reduce__(self):
+        return (subprocess.call, (["touch", os.path.join(sys.argv[1], "pwned")],))
+
+evil = os.path.join(sys.argv[1], "evil.pth")
+torch.save({"meta": {"x": RunsShell()}}, evil)
+try:
+    load_checkpoint(target, evil, map_location="cpu")
+except pickle.UnpicklingError as err:
+    assert "call was not an allowed global" in str(err), err
+else:
+    raise AssertionError("the malicious checkpoint was loaded")
+assert not os.path.exists(os.path.join(sys.argv[1], "pwned")), "the payload ran"
+# mmengine's URL loader got the weights_only default too, though imported after stn_plugin
+hub_dir = os.path.join(sys.argv[1], "hub")
+os.makedirs(hub_dir)
+os.replace(evil, os.path.join(hub_dir, "evil.pth"))
+try:
+    load_from_http("https://example.invalid/evil.pth", map_location="cpu", model_dir=hub_dir)
+except pickle.UnpicklingError:
+    pass
+else:
+    raise AssertionError("the malicious URL checkpoint was loaded")
+assert not os.path.exists(os.path.join(sys.argv[1], "pwned")), "the payload ran"
+print("ok")
+"""
+
+
+def test_import_stn_plugin_before_mmengine_enables_safe_loading(tmp_path: Path) -> None:
+    """``import stn_plugin`` first, mmengine afterwards (a fresh interpreter)."""
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", IMPORT_STN_PLUGIN_FIRST, str(tmp_path)], cwd=repo,
+                          env=dict(os.environ, PYTHONPATH=str(repo)), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("\nok"), proc.stdout[-2000:] + proc.stderr[-3000:]
