@@ -44,7 +44,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     out_size = tuple(int(v) for v in args.out_size.split(",")) if "," in args.out_size else args.out_size
     rectifier = TextRectifier.from_pretrained(args.rectifier, device=args.device, batch_size=args.batch_size,
                                               out_size=out_size)
-    crops = [make_sample(args.seed, i, distortions=("curve", "arc", "perspective"))[0] for i in range(args.num)]
+    crops = [make_sample(args.seed, i, distortions=("curve", "arc", "perspective")).image for i in range(args.num)]
     hs = np.array([c.shape[0] for c in crops])
     ws = np.array([c.shape[1] for c in crops])
     print(f"{rectifier!r}")

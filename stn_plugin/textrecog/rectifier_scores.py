@@ -28,16 +28,16 @@ def fixed_set_scores(rectifier: TextRectifier, seed: int = 1, num: int = 64,
     * with ``tesseract_num > 0``: Tesseract's word accuracy (standard protocol) on the
       first ``tesseract_num`` raw crops and on the rectified ones (``'text'`` size).
     """
-    samples = [make_sample(seed, i, distortions, with_warp=True) for i in range(num)]
-    crops = [s[0] for s in samples]
-    targets = torch.from_numpy(np.stack([s[3] for s in samples])).double()
+    samples = [make_sample(seed, i, distortions) for i in range(num)]
+    crops = [s.image for s in samples]
+    targets = torch.from_numpy(np.stack([s.warp for s in samples])).double()
     points = torch.from_numpy(WARP_POINTS).double()[None]
     transform = rectifier.predict_transforms(crops)
     mapped = transform.map_points(points.to(transform.device, transform.dtype)).double().cpu()
     scores = dict(num=num, seed=seed, warp_error=float((mapped - targets).abs().mean()),
                   identity_warp_error=float((points - targets).abs().mean()))
     if tesseract_num:
-        words = [s[1] for s in samples[:tesseract_num]]
+        words = [s.word for s in samples[:tesseract_num]]
         raw = run_tesseract(crops[:tesseract_num], cmd=tesseract_cmd)
         flat = run_tesseract(rectifier(crops[:tesseract_num], out_size="text"), cmd=tesseract_cmd)
         scores.update(tesseract_num=tesseract_num,

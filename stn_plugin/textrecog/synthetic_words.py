@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 import os.path as osp
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -285,23 +285,30 @@ def render_word_with_warp(word: str, rng: np.random.Generator, distortion: str =
     return np.clip(img + 0.5, 0, 255).astype(np.uint8), warp.astype(np.float32)
 
 
-def make_sample(seed: int, index: int, distortions: Sequence[str] = DISTORTIONS, word_source: str = "mixed",
-                fonts: Optional[Sequence[str]] = None, with_warp: bool = False) -> tuple:
-    """Sample ``index`` of the set for ``seed``: ``(image (H, W, 3) uint8 RGB, word, distortion)``,
-    plus the ``(33, 2)`` warp of :func:`render_word_with_warp` last with ``with_warp``.
+class WordSample(NamedTuple):
+    """One sample of the synthetic-words set."""
 
-    Depends only on ``(seed, index)`` and the arguments.
+    image: np.ndarray       # (H, W, 3) uint8 RGB
+    word: str
+    distortion: str         # one of DISTORTIONS
+    warp: np.ndarray        # (33, 2) float32: where the flat word's WARP_POINTS went, crop pixels
+
+
+def make_sample(seed: int, index: int, distortions: Sequence[str] = DISTORTIONS, word_source: str = "mixed",
+                fonts: Optional[Sequence[str]] = None) -> WordSample:
+    """Sample ``index`` of the set for ``seed`` (see :class:`WordSample`; the warp is
+    that of :func:`render_word_with_warp`). Depends only on ``(seed, index)`` and the arguments.
     """
     rng = np.random.default_rng([int(seed), int(index)])
     word = sample_word(rng, word_source)
     distortion = distortions[rng.integers(len(distortions))]
     img, warp = render_word_with_warp(word, rng, distortion, fonts)
-    return (img, word, distortion, warp) if with_warp else (img, word, distortion)
+    return WordSample(img, word, distortion, warp)
 
 
 def _write_one(args) -> dict:
     out_dir, split, seed, index, distortions, word_source, fonts = args
-    img, word, distortion, warp = make_sample(seed, index, distortions, word_source, fonts, with_warp=True)
+    img, word, distortion, warp = make_sample(seed, index, distortions, word_source, fonts)
     rel = f"{split}/{index:06d}.png"
     if not cv2.imwrite(osp.join(out_dir, rel), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
         raise OSError(f"could not write {osp.join(out_dir, rel)}")

@@ -30,13 +30,13 @@ def _crop(h, w, value):
 # -- synthetic generator -------------------------------------------------------------
 def test_generator_is_deterministic_for_a_seed():
     for i, d in enumerate(DISTORTIONS):
-        a, wa, da = make_sample(7, i, distortions=(d,))
-        b, wb, db = make_sample(7, i, distortions=(d,))
+        a, wa, da, _ = make_sample(7, i, distortions=(d,))
+        b, wb, db, _ = make_sample(7, i, distortions=(d,))
         assert wa == wb and da == db == d
         np.testing.assert_array_equal(a, b)
         assert a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3 and 20 <= a.shape[0] <= 64
-    c, _, _ = make_sample(8, 0)
-    a, _, _ = make_sample(7, 0)
+    c = make_sample(8, 0).image
+    a = make_sample(7, 0).image
     assert a.shape != c.shape or not np.array_equal(a, c)
 
 

@@ -32,7 +32,7 @@ def crops_dir(tmp_path):
     d.mkdir()
     words = {}
     for i in range(4):
-        img, word, _ = make_sample(1, i, distortions=("curve", "arc", "perspective"))
+        img, word = make_sample(1, i, distortions=("curve", "arc", "perspective"))[:2]
         cv2.imwrite(str(d / f"w{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         words[f"w{i}.png"] = word
     (d / "empty.png").write_bytes(b"")                  # zero bytes

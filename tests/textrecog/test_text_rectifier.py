@@ -27,7 +27,7 @@ RECORD = osp.join(PRETRAINED_DIR, "tps-words.json")
 
 
 def _crops(n=6, seed=1):
-    return [make_sample(seed, i, distortions=("curve", "arc", "perspective"))[0] for i in range(n)]
+    return [make_sample(seed, i, distortions=("curve", "arc", "perspective")).image for i in range(n)]
 
 
 @pytest.fixture(scope="module")

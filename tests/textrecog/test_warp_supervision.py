@@ -52,7 +52,7 @@ def test_generated_warp_follows_the_crop_and_reaches_the_data_sample(tmp_path):
     ann = sw.generate_synthetic_words(str(tmp_path), 4, seed=2, split="train", distortions=("arc",), progress=False)
     doc = json.load(open(ann))
     np.testing.assert_allclose(doc["metainfo"]["warp_points"], sw.WARP_POINTS)
-    img, _, _, warp = sw.make_sample(2, 0, distortions=("arc",), with_warp=True)
+    img, _, _, warp = sw.make_sample(2, 0, distortions=("arc",))
     np.testing.assert_allclose(doc["data_list"][0]["warp"], warp, atol=1e-4)
     # the centre line of an arc-laid word is curved: its middle point is off the chord
     centre = warp[11:22]
