@@ -19,7 +19,7 @@ exactly:
 * the name ``builtins.getattr``, bound *not* to ``getattr`` but to
   :func:`~stn_plugin.compat.history_buffer.legacy_history_buffer_getattr`, which
   answers only ``getattr(HistoryBuffer, 'min'|'max'|'mean'|'current')`` -- what
-  checkpoints written before this fix contain -- and refuses everything else;
+  checkpoints written by plain mmengine contain -- and refuses everything else;
 * numpy's array/scalar/dtype reconstruction (:mod:`stn_plugin.compat.numpy_globals`).
 
 ``collections.OrderedDict`` (model ``state_dict``, message hub), ``_codecs.encode``
