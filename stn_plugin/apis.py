@@ -11,16 +11,19 @@ model that is silently partly untrained.
 from __future__ import annotations
 
 import copy
+import errno
 import os
+import pickle
+import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 import torch.nn as nn
 
 if TYPE_CHECKING:
     from mmengine.config import Config
 
-__all__ = ["init_model"]
+__all__ = ["init_model", "read_checkpoint", "unreadable_reason"]
 
 # How many mismatching keys an error names per kind (the rest are counted).
 _KEYS_SHOWN = 8
@@ -50,10 +53,10 @@ def init_model(config: Union[str, Path, "Config"], checkpoint: Optional[Union[st
     from mmengine.config import Config
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import init_default_scope
-    from mmengine.runner import CheckpointLoader
-
     import stn_plugin
 
+    if checkpoint is not None and not (os.path.isfile(checkpoint) or "://" in str(checkpoint)):
+        raise FileNotFoundError(f"checkpoint not found: {checkpoint}")  # before the model is built
     if isinstance(config, (str, Path)):
         if not os.path.isfile(config):
             raise FileNotFoundError(f"config file not found: {config}")
@@ -76,15 +79,47 @@ def init_model(config: Union[str, Path, "Config"], checkpoint: Optional[Union[st
     model = MODELS.build(cfg.model)
     model = revert_sync_batchnorm(model)
     if checkpoint is not None:
-        if not (os.path.isfile(checkpoint) or "://" in str(checkpoint)):
-            raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
-        loaded = CheckpointLoader.load_checkpoint(str(checkpoint), map_location="cpu")
+        loaded = read_checkpoint(checkpoint)
         _load_weights(model, loaded, strict, checkpoint, config)
         meta = loaded.get("meta", {}) if isinstance(loaded, dict) else {}
         if isinstance(meta, dict) and "dataset_meta" in meta:
             model.dataset_meta = {k.lower(): v for k, v in meta["dataset_meta"].items()}
     model.cfg = cfg
     return model.to(device).eval()
+
+
+def read_checkpoint(path: Union[str, Path]) -> Any:
+    """The object a checkpoint file or URL holds (mmengine's loader, ``weights_only``
+    loading). A file that cannot be read raises ``ValueError`` naming it and why
+    (:func:`unreadable_reason`); a missing one ``FileNotFoundError``."""
+    from mmengine.runner import CheckpointLoader
+
+    try:
+        return CheckpointLoader.load_checkpoint(str(path), map_location="cpu")
+    except (FileNotFoundError, PermissionError):
+        raise  # named well enough already
+    except (EOFError, OSError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+        raise ValueError(f"checkpoint {path} cannot be loaded: {unreadable_reason(str(path), err)}") from err
+
+
+def unreadable_reason(path: str, err: BaseException) -> str:
+    """Why ``torch.load`` could not read the checkpoint at ``path``, in one line."""
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        return "the file is empty (a save that never finished?)"
+    text = str(err)
+    if isinstance(err, pickle.UnpicklingError) and "Weights only load failed" in text:
+        # torch's message is a page long; its reason is the line naming what was refused
+        reason = next((line.strip() for line in text.splitlines() if "WeightsUnpickler error" in line),
+                      text.splitlines()[0])
+        return (f"torch's weights_only loading refused it ({reason}); load it with weights_only=False "
+                "only if you trust its source")
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    # torch's zip reader: "failed finding central directory", or EINVAL seeking past the end
+    truncated = (isinstance(err, (EOFError, zipfile.BadZipFile)) or "zip archive" in text
+                 or (isinstance(err, OSError) and err.errno == errno.EINVAL))
+    if truncated:
+        return f"it is truncated or not a PyTorch checkpoint (a save that never finished?): {first}"
+    return f"{type(err).__name__}: {first}"
 
 
 def _load_weights(model: nn.Module, loaded, strict: bool, checkpoint, config) -> None:

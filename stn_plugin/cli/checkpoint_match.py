@@ -15,15 +15,13 @@ model's checkpoint evaluates a randomly initialised model and exits 0, and
 """
 from __future__ import annotations
 
-import errno
 import logging
-import os
-import pickle
-import zipfile
 from dataclasses import dataclass, field
 from typing import List, Mapping, Optional, Tuple
 
 import torch
+
+from ..apis import read_checkpoint
 
 __all__ = ["CheckpointMatch", "compare_state_dict", "checkpoint_state_dict", "check_test_checkpoint",
            "check_resume_checkpoint", "check_load_from"]
@@ -88,39 +86,13 @@ def compare_state_dict(model: torch.nn.Module, state_dict: Mapping[str, torch.Te
 
 
 def checkpoint_state_dict(path: str) -> Mapping[str, torch.Tensor]:
-    """The model weights of a checkpoint file or URL, keys revised as mmengine does."""
-    from mmengine.runner import CheckpointLoader
-
-    try:
-        checkpoint = CheckpointLoader.load_checkpoint(path, map_location="cpu")
-    except (FileNotFoundError, PermissionError):
-        raise  # named well enough already
-    except (EOFError, OSError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
-        raise ValueError(f"checkpoint {path} cannot be loaded: {unreadable_reason(path, err)}") from err
+    """The model weights of a checkpoint file or URL, keys revised as mmengine does
+    (read by :func:`stn_plugin.apis.read_checkpoint`, which names a damaged file)."""
+    checkpoint = read_checkpoint(path)
     if not isinstance(checkpoint, Mapping):
         raise ValueError(f"checkpoint {path} holds a {type(checkpoint).__name__}, not a state dict")
     state = checkpoint.get("state_dict", checkpoint)
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
-
-
-def unreadable_reason(path: str, err: BaseException) -> str:
-    """Why ``torch.load`` could not read the checkpoint at ``path``, in one line."""
-    if os.path.isfile(path) and os.path.getsize(path) == 0:
-        return "the file is empty (a save that never finished?)"
-    text = str(err)
-    if isinstance(err, pickle.UnpicklingError) and "Weights only load failed" in text:
-        # torch's message is a page long; its reason is the line naming what was refused
-        reason = next((line.strip() for line in text.splitlines() if "WeightsUnpickler error" in line),
-                      text.splitlines()[0])
-        return (f"torch's weights_only loading refused it ({reason}); load it with weights_only=False "
-                "only if you trust its source")
-    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
-    # torch's zip reader: "failed finding central directory", or EINVAL seeking past the end
-    truncated = (isinstance(err, (EOFError, zipfile.BadZipFile)) or "zip archive" in text
-                 or (isinstance(err, OSError) and err.errno == errno.EINVAL))
-    if truncated:
-        return f"it is truncated or not a PyTorch checkpoint (a save that never finished?): {first}"
-    return f"{type(err).__name__}: {first}"
 
 
 def _log(message: str) -> None:

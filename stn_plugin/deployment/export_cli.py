@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import pickle
 import sys
 from typing import Optional, Sequence
 
@@ -64,25 +62,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def load_for_export(config: str, checkpoint: Optional[str], cfg_options: Optional[dict]):
-    """``(model, cfg)`` by :func:`stn_plugin.apis.init_model` (strict), with what a bad
-    config, option or checkpoint raises turned into a ``ValueError`` naming the file."""
+    """``(model, cfg)`` by :func:`stn_plugin.apis.init_model` (strict; it names a missing
+    or damaged file), with a config that is not valid Python or names an option its
+    model does not take turned into a ``ValueError`` naming the file."""
     from ..apis import init_model
 
-    if not os.path.isfile(config):
-        raise FileNotFoundError(f"config file not found: {config}")
-    if checkpoint is not None and not os.path.isfile(checkpoint):
-        raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
     try:
         with config_syntax_named(config):
             model = init_model(config, checkpoint, cfg_options=cfg_options)
             return model, model.cfg
     except TypeError as err:  # a model option the config (or --cfg-options) gives that the model does not take
         raise ValueError(f"{config}: cannot build its model: {err}") from None
-    except (pickle.UnpicklingError, EOFError, RuntimeError) as err:
-        if checkpoint is None:
-            raise
-        first = str(err).splitlines()[0] if str(err) else ""
-        raise ValueError(f"checkpoint {checkpoint}: cannot be loaded ({type(err).__name__}: {first})") from None
 
 
 def export_and_check(args: argparse.Namespace) -> int:

@@ -63,7 +63,7 @@ def bad_files(tmp_path):
 @pytest.mark.parametrize("argv,expected", [
     (["missing.py", "none"], "config file not found: missing.py"),
     ([MNIST, "missing.pth"], "checkpoint not found: missing.pth"),
-    ([MNIST, "{d}/garbage.pth"], "checkpoint {d}/garbage.pth: cannot be loaded"),
+    ([MNIST, "{d}/garbage.pth"], "checkpoint {d}/garbage.pth cannot be loaded: "),
     (["{d}/syntax.py", "none"], "config {d}/syntax.py:1: not valid Python ('(' was never closed)"),
     ([MNIST, "none", "--cfg-options", "model.no_such_option=1"], "cannot build its model"),
     ([MNIST, "none", "--out", "{d}/missing/m.onnx"], "--out {d}/missing/m.onnx: its folder"),
