@@ -45,13 +45,15 @@ import os.path as osp
 from functools import lru_cache
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 __all__ = [
-    "HELD_OUT_FONT_DIRS", "MIN_MARGIN_PX", "PHOTO_SETS", "POLYGON_EDGE_POINTS", "STRAIGHT_DISTORTIONS",
-    "TRAINING_FONT_DIRS", "WORD_MARGIN", "background_photos", "contrasting_colour", "find_held_out_fonts",
-    "find_training_fonts", "flat_word", "ink_box", "load_font", "luminance", "render_text", "word_outline",
+    "FONT_PACKAGES", "FONT_ROOT", "HELD_OUT_FONT_DIRS", "MIN_MARGIN_PX", "PHOTO_SETS", "POLYGON_EDGE_POINTS",
+    "STRAIGHT_DISTORTIONS", "TEXT_HELD_OUT_FAMILIES", "TEXT_TRAINING_FAMILIES", "TRAINING_FONT_DIRS", "WORD_MARGIN",
+    "background_photos", "contrasting_colour", "find_font_families", "find_held_out_fonts", "find_training_fonts",
+    "flat_word", "ink_box", "load_font", "luminance", "render_text", "synthetic_background", "word_outline",
 ]
 
 #: Margin of a word's outline around its ink, in ink heights, on each side.
@@ -79,9 +81,12 @@ _HELD_OUT_EXCLUDE = ("Mono",)
 #: skimage.data>`` or ``sklearn.<file of load_sample_images>``. ``held_out_words``: the
 #: colour photographs the held-out word set lies in; ``word_scenes``: the spotting
 #: scenes' wider set (grey pictures included); pictures holding text of their own
-#: (``text``, ``page``, ``logo``) are in neither.
+#: (``text``, ``page``, ``logo``) are in none; ``text_crops_training``: the photographs the
+#: text-crop rectifiers train on (none of ``held_out_words``).
 PHOTO_SETS: Dict[str, Tuple[str, ...]] = {
     "held_out_words": ("skimage.astronaut", "skimage.coffee", "skimage.chelsea", "skimage.rocket"),
+    "text_crops_training": ("skimage.camera", "skimage.brick", "skimage.grass", "skimage.gravel", "skimage.coins",
+                            "sklearn.china.jpg", "sklearn.flower.jpg"),
     "word_scenes": ("skimage.astronaut", "skimage.coffee", "skimage.chelsea", "skimage.rocket", "skimage.camera",
                     "skimage.brick", "skimage.grass", "skimage.gravel", "skimage.coins",
                     "sklearn.china.jpg", "sklearn.flower.jpg"),
@@ -131,6 +136,48 @@ def find_held_out_fonts(font_dirs: Sequence[str] = HELD_OUT_FONT_DIRS) -> List[s
         raise ValueError(f"font_dirs {list(font_dirs)} hold training faces ({osp.basename(training[0])}); "
                          "the held-out set must not use DejaVu")
     return fonts
+
+
+#: Font families of the text-crop generator (:mod:`stn_plugin.datasets.text_crops`):
+#: family -> file-name patterns below :data:`FONT_ROOT`, from Debian's font packages
+#: (:data:`FONT_PACKAGES`). The rectifiers train on the first set; the second is kept for
+#: evaluation (no face is in both).
+TEXT_TRAINING_FAMILIES: Dict[str, Tuple[str, ...]] = {
+    "DejaVu": ("DejaVuSans*.ttf", "DejaVuSerif*.ttf"), "Roboto": ("Roboto-*.ttf",), "Open Sans": ("OpenSans-*.ttf",),
+    "Lato": ("Lato-*.ttf",), "EB Garamond": ("EBGaramond*.otf",), "Cantarell": ("Cantarell-*.otf",),
+    "Carlito": ("Carlito-*.ttf",), "Nimbus Sans": ("NimbusSans-*.otf", "NimbusSansNarrow-*.otf"),
+    "Nimbus Roman": ("NimbusRoman-*.otf",), "C059": ("C059-*.otf",), "P052": ("P052-*.otf",),
+    "URW Bookman": ("URWBookman-*.otf",), "URW Gothic": ("URWGothic-*.otf",),
+}
+TEXT_HELD_OUT_FAMILIES: Dict[str, Tuple[str, ...]] = {
+    "Liberation": ("Liberation*.ttf",), "FreeFont": ("FreeSans*.ttf", "FreeSerif*.ttf"), "Caladea": ("Caladea-*.ttf",),
+}
+#: Where the families are looked for (recursively).
+FONT_ROOT = "/usr/share/fonts"
+#: The Debian packages that hold the families above.
+FONT_PACKAGES = ("fonts-dejavu-core", "fonts-roboto-unhinted", "fonts-open-sans", "fonts-lato", "fonts-ebgaramond",
+                 "fonts-cantarell", "fonts-crosextra-carlito", "fonts-urw-base35", "fonts-liberation",
+                 "fonts-freefont-ttf", "fonts-crosextra-caladea")
+#: Faces left out of every family: monospaced, hairline and display faces read unlike text.
+_FAMILY_EXCLUDE = ("Mono", "Thin", "ExtraLight", "Hairline", "Display", "Condensed")
+
+
+def find_font_families(families: Dict[str, Sequence[str]], root: str = FONT_ROOT) -> Dict[str, List[str]]:
+    """family -> sorted font paths below ``root`` for each of ``families`` (family ->
+    file-name patterns, e.g. :data:`TEXT_TRAINING_FAMILIES`).
+
+    Raises ``FileNotFoundError`` naming the missing families and the packages to install
+    (:data:`FONT_PACKAGES`) when any family has no face.
+    """
+    found = {}
+    for family, patterns in families.items():
+        paths = {p for pattern in patterns for p in glob.glob(osp.join(root, "**", pattern), recursive=True)}
+        found[family] = sorted(p for p in paths if not any(x in osp.basename(p) for x in _FAMILY_EXCLUDE))
+    missing = [f for f, paths in found.items() if not paths]
+    if missing:
+        raise FileNotFoundError(f"font families {missing} not found below {root}: install them with "
+                                f"`apt-get install -y {' '.join(FONT_PACKAGES)}` (or `make setup`)")
+    return found
 
 
 @lru_cache(maxsize=256)
@@ -209,6 +256,32 @@ def contrasting_colour(under: float, rng: np.random.Generator, min_contrast: flo
         if abs(luminance(fg) - under) > min_contrast:
             return fg
     return np.zeros(3) if under > 127 else np.full(3, 255.0)
+
+
+def synthetic_background(h: int, w: int, rng: np.random.Generator) -> Tuple[np.ndarray, float]:
+    """A drawn background ``(h, w, 3)`` float32 in [0, 255] and its mean luminance: a flat
+    colour, a linear gradient, a smooth blotchy texture (paper) or stripes, drawn from ``rng``."""
+    kind = rng.integers(4)
+    base = rng.uniform(0, 255, 3)
+    if kind == 0:        # flat colour
+        bg = np.broadcast_to(base, (h, w, 3)).astype(np.float32)
+    elif kind == 1:      # linear gradient between two related colours
+        other = np.clip(base + rng.uniform(-90, 90, 3), 0, 255)
+        t = np.linspace(0, 1, w if rng.random() < 0.5 else h, dtype=np.float32)
+        t = t[None, :, None] if t.shape[0] == w else t[:, None, None]
+        bg = (base * (1 - t) + other * t).astype(np.float32)
+        bg = np.broadcast_to(bg, (h, w, 3)).copy()
+    elif kind == 2:      # smooth blotchy texture
+        small = rng.uniform(-60, 60, (rng.integers(2, 6), rng.integers(3, 10), 3)).astype(np.float32)
+        bg = np.clip(base + cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), 0, 255)
+    else:                # stripes / bricks-like pattern
+        period = rng.uniform(4, 16)
+        ys, xs = np.mgrid[0:h, 0:w]
+        ang = rng.uniform(0, math.pi)
+        pattern = np.sin((xs * math.cos(ang) + ys * math.sin(ang)) * 2 * math.pi / period)
+        bg = np.clip(base + pattern[..., None] * rng.uniform(10, 40), 0, 255).astype(np.float32)
+    bg = bg.astype(np.float32)
+    return bg, luminance(bg.reshape(-1, 3).mean(0))
 
 
 @lru_cache(maxsize=None)

@@ -12,13 +12,14 @@ transparent ink on a transparent page) stays readable; the result has 3 channels
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 from torch import Tensor
 
-__all__ = ["ALPHA_BACKGROUND", "ImageLike", "TextCrop", "read_crop", "resized_width", "resize_text_crop", "model_input"]
+__all__ = ["ALPHA_BACKGROUND", "ImageLike", "TextCrop", "aspect_input", "model_input", "padded_batch", "read_crop",
+           "resize_text_crop", "resized_width"]
 
 ImageLike = Union[np.ndarray, Tensor, str]
 #: The background (in [0, 255]) that 4-channel crops are composited over.
@@ -142,3 +143,25 @@ def model_input(crop: TextCrop, size: Tuple[int, int], channels: int) -> np.ndar
     if small.shape[2] != channels:
         small = np.repeat(small, channels, 2) if small.shape[2] == 1 else small.mean(2, keepdims=True)
     return small.transpose(2, 0, 1)
+
+
+def aspect_input(crop: TextCrop, height: int, width: int, channels: int) -> np.ndarray:
+    """``(channels, height, width)`` float32 in ``[0, 255]``: ``crop`` resized to
+    ``height x width`` (for an input that keeps the crop's aspect, ``width`` comes from
+    the net, e.g. :meth:`~stn_plugin.rectify.outline_net.TextOutlineNet.input_width`)."""
+    return model_input(crop, (height, width), channels)
+
+
+def padded_batch(inputs: Sequence[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+    """``(N, C, h, W_max)`` float32: ``(C, h, w_i)`` arrays (already normalised) padded
+    with zeros on the right, and their widths ``(N,)`` int64."""
+    if not inputs:
+        raise ValueError("padded_batch needs at least one input")
+    c, h = inputs[0].shape[:2]
+    widths = np.array([a.shape[2] for a in inputs], np.int64)
+    out = np.zeros((len(inputs), c, h, int(widths.max())), np.float32)
+    for i, a in enumerate(inputs):
+        if a.shape[:2] != (c, h):
+            raise ValueError(f"inputs[{i}] is {a.shape}, expected ({c}, {h}, w)")
+        out[i, :, :, :a.shape[2]] = a
+    return out, widths

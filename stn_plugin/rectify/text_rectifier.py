@@ -34,9 +34,10 @@ from ..geometry.coords import normalized_to_pixel
 from ..geometry.frames import (MAX_SIDE, MIN_SIDE, auto_sampling_ratio, bounded_size, frame_outline, frame_sizes,
                                region_sizes)
 from ..geometry.interpolated_grid import interpolated_grid_transforms
+from ..geometry.outline import outline_tps
 from ..geometry.transforms import TPSTransform, Transform, compose_transforms
 from ..ops.warp import warp
-from .images import ImageLike, TextCrop, model_input, read_crop
+from .images import ImageLike, TextCrop, aspect_input, model_input, padded_batch, read_crop
 from .preprocessor import build_preprocessor
 from .rectifier_file import load_rectifier_file, pretrained_path, rectifier_spec, save_rectifier_file
 
@@ -59,6 +60,9 @@ class Rectification:
         control_points: ``(K, 2)`` TPS source points in crop pixels (None for other
             families).
         size: ``(h, w)`` of ``image``.
+        flatness: the rectifier's probability that the crop needed no rectification
+            (None for rectifiers that do not predict it).
+        kept: True when ``keep_flat`` passed the crop through untouched.
     """
 
     image: Union[np.ndarray, Tensor]
@@ -66,6 +70,8 @@ class Rectification:
     outline: np.ndarray
     control_points: Optional[np.ndarray]
     size: Tuple[int, int]
+    flatness: Optional[float] = None
+    kept: bool = False
 
 
 def _check_size(size, what: str) -> Tuple[int, int]:
@@ -112,6 +118,10 @@ class TextRectifier:
             1 computes every sample exactly.
         max_side: the longest side of a ``'text'`` or ``'crop'`` output; longer ones
             shrink with their aspect ratio kept (and are anti-aliased by ``'auto'``).
+        keep_flat: pass crops that the rectifier judges flat (flatness above
+            ``flat_threshold``) through untouched; only for rectifiers that predict
+            flatness (``TextOutlineNet``).
+        flat_threshold: see ``keep_flat``.
 
     Inputs (:mod:`stn_plugin.rectify.images`): uint8, uint16 (16-bit scale), float
     (``[0, 1]`` when at most 1, else ``[0, 255]``); 4-channel crops are composited over
@@ -121,7 +131,8 @@ class TextRectifier:
     def __init__(self, config: Optional[str] = None, checkpoint: Optional[str] = None,
                  device: Union[str, torch.device] = "cpu", out_size: Union[str, Sequence[int]] = "text",
                  sampling_ratio: Union[int, str] = "auto", batch_size: int = 64, channel_order: str = "rgb",
-                 grid_stride: int = 4, max_side: int = MAX_SIDE) -> None:
+                 grid_stride: int = 4, max_side: int = MAX_SIDE, keep_flat: bool = False,
+                 flat_threshold: float = 0.5) -> None:
         if config is None and checkpoint is None:
             raise ValueError("TextRectifier needs a config + checkpoint of a recognizer, a rectifier file as "
                              "checkpoint, or use TextRectifier.from_pretrained('tps-words')")
@@ -140,7 +151,7 @@ class TextRectifier:
                 raise KeyError(f"rectifier weights of {checkpoint!r} do not fit its config: missing {missing}, "
                                f"unexpected {unexpected}")
         self._setup(module, spec, device, out_size, sampling_ratio, batch_size, channel_order, grid_stride,
-                    max_side)
+                    max_side, keep_flat, flat_threshold)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -164,6 +175,8 @@ class TextRectifier:
 
     @staticmethod
     def _from_model(model: nn.Module, cfg, input_size, meta: dict) -> Tuple[nn.Module, dict]:
+        if hasattr(model, "rectifier_spec"):  # a model that is a rectifier (an outline net's trainer)
+            return copy.deepcopy(model.net), model.rectifier_spec(meta)
         if getattr(model, "preprocessor", None) is None:
             raise ValueError(f"the model {meta.get('name', '')!r} has no preprocessor (rectifier) to use")
         if input_size is None:
@@ -179,7 +192,7 @@ class TextRectifier:
     def _setup(self, module: nn.Module, spec: dict, device: Union[str, torch.device] = "cpu",
                out_size: Union[str, Sequence[int]] = "text", sampling_ratio: Union[int, str] = "auto",
                batch_size: int = 64, channel_order: str = "rgb", grid_stride: int = 4,
-               max_side: int = MAX_SIDE) -> None:
+               max_side: int = MAX_SIDE, keep_flat: bool = False, flat_threshold: float = 0.5) -> None:
         self.spec = {k: v for k, v in spec.items() if k != "state_dict"}
         self.in_channels = int(spec["in_channels"])
         self.input_size = tuple(int(s) for s in spec["input_size"])
@@ -207,6 +220,11 @@ class TextRectifier:
         if channel_order not in ("rgb", "bgr"):
             raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
         self.channel_order = channel_order
+        if keep_flat and not getattr(self.module, "keeps_aspect", False):
+            raise ValueError(f"keep_flat needs a rectifier that predicts flatness; {self.name!r} does not")
+        if not 0.0 <= float(flat_threshold) <= 1.0:
+            raise ValueError(f"flat_threshold must be within [0, 1], got {flat_threshold!r}")
+        self.keep_flat, self.flat_threshold = bool(keep_flat), float(flat_threshold)
 
     def save(self, path: str, **meta) -> None:
         """Write this rectifier as a rectifier file (``meta`` joins its ``meta``)."""
@@ -229,11 +247,26 @@ class TextRectifier:
     def predict_transforms(self, crops: Sequence[Union[np.ndarray, TextCrop]]) -> Transform:
         """The batched transform (normalised output -> normalised crop coordinates) for
         crops (:class:`~stn_plugin.rectify.images.TextCrop` s or ``(H, W, C)`` arrays in
-        RGB order), one localization-net pass on inputs shrunk to the model's size."""
+        RGB order), one localization-net pass on inputs shrunk to the model's size (or,
+        for a net that keeps the aspect, to its height)."""
+        return self._predict(crops)[0]
+
+    def _predict(self, crops) -> Tuple[Transform, Optional[List[float]]]:
+        """The transforms and, for a net that predicts it, each crop's flatness."""
         crops = [c if isinstance(c, TextCrop) else read_crop(c, f"crops[{i}]") for i, c in enumerate(crops)]
-        batch = np.stack([model_input(c, self.input_size, self.in_channels) for c in crops])
-        x = torch.from_numpy(batch).to(self.device)
-        return self.module.predict_transform((x - self.mean) / self.std)
+        if not getattr(self.module, "keeps_aspect", False):
+            batch = np.stack([model_input(c, self.input_size, self.in_channels) for c in crops])
+            x = torch.from_numpy(batch).to(self.device)
+            return self.module.predict_transform((x - self.mean) / self.std), None
+        mean, std = self.mean.cpu().numpy()[0], self.std.cpu().numpy()[0]
+        inputs = [(aspect_input(c, self.module.height, self.module.input_width(*c.size), self.in_channels) - mean) / std
+                  for c in crops]
+        x, widths = padded_batch(inputs)
+        x, widths = torch.from_numpy(x).to(self.device), torch.from_numpy(widths).to(self.device)
+        prediction = self.module(x, widths)
+        top, bottom = self.module.outline_points(prediction, self.module.edge_points)
+        flatness = torch.sigmoid(prediction.flat_logit).tolist()
+        return outline_tps(top, bottom, self.module.rows), flatness
 
     def _sizes(self, regions, crop_sizes, out_size) -> List[Tuple[int, int]]:
         if out_size == "text":
@@ -248,7 +281,7 @@ class TextRectifier:
 
     @torch.no_grad()
     def __call__(self, images: Union[ImageLike, Sequence[ImageLike]], out_size=None,
-                 return_details: bool = False) -> Union[list, object]:
+                 return_details: bool = False, keep_flat: Optional[bool] = None) -> Union[list, object]:
         """Rectify one image or a list of them.
 
         ``images``: ``(H, W)`` / ``(H, W, C)`` numpy arrays, ``(C, H, W)`` tensors or
@@ -257,8 +290,13 @@ class TextRectifier:
         ``(h, w)`` per image. Returns the rectified crops (a list for a list, one for
         one), each like its input (numpy ``(h, w[, C])`` in the input's dtype and value
         scale, ``(C, h, w)`` tensor on the input's device, paths give RGB uint8 arrays);
-        with ``return_details`` :class:`Rectification` s.
+        with ``return_details`` :class:`Rectification` s. ``keep_flat``: this call's
+        choice (default: the rectifier's), see the class.
         """
+        if keep_flat is None:
+            keep_flat = self.keep_flat
+        elif keep_flat and not getattr(self.module, "keeps_aspect", False):
+            raise ValueError(f"keep_flat needs a rectifier that predicts flatness; {self.name!r} does not")
         batched = isinstance(images, (Tensor, np.ndarray)) and images.ndim == 4  # (N, C, H, W) / (N, H, W, C)
         single = not (batched or isinstance(images, (list, tuple)))
         items = [images] if single else list(images)
@@ -269,7 +307,7 @@ class TextRectifier:
         for start in range(0, len(items), self.batch_size):
             chunk = items[start:start + self.batch_size]
             crops = [read_crop(img, f"images[{start + i}]", self.channel_order) for i, img in enumerate(chunk)]
-            transform = self.predict_transforms(crops)
+            transform, flatness = self._predict(crops)
             crop_sizes = [c.size for c in crops]
             regions = region_sizes(transform, crop_sizes)
             sizes = self._sizes(regions, crop_sizes, out_size[start:start + self.batch_size]
@@ -279,15 +317,23 @@ class TextRectifier:
             outlines = frame_outline(transform, crop_sizes) if return_details else None
             samplers = interpolated_grid_transforms(transform, sizes, ratios, stride=self.grid_stride)
             for i, (img, crop, size) in enumerate(zip(chunk, crops, sizes)):
-                flat = self._like_input(self._sample(crop, samplers[i], size, ratios[i]), img, crop.scale)
+                p_flat = None if flatness is None else flatness[i]
+                kept = keep_flat and p_flat is not None and p_flat > self.flat_threshold
+                if kept:
+                    out = img.clone() if isinstance(img, Tensor) else (
+                        np.array(img) if isinstance(img, np.ndarray) else self._like_input(
+                            torch.from_numpy(crop.pixels.transpose(2, 0, 1).astype(np.float32)), img, 1.0))
+                else:
+                    out = self._like_input(self._sample(crop, samplers[i], size, ratios[i]), img, crop.scale)
                 if not return_details:
-                    results.append(flat)
+                    results.append(out)
                     continue
                 t = transform.select(slice(i, i + 1))
                 cps = None
                 if isinstance(t, TPSTransform):
                     cps = normalized_to_pixel(t.control_points[0].double().cpu(), crop.size).numpy()
-                results.append(Rectification(flat, t, outlines[i], cps, tuple(size)))
+                results.append(Rectification(out, t, outlines[i], cps, tuple(crop.size if kept else size), p_flat,
+                                             kept))
         return results[0] if single else results
 
     def _sample(self, crop: TextCrop, transform: Transform, size: Sequence[int], sampling_ratio: int) -> Tensor:

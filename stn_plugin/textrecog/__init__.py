@@ -3,11 +3,11 @@
 Importing this package registers, into mmdet's registries (and the core modules,
 see :func:`stn_plugin.registration.register_core_modules`):
 
-* ``MODELS``: :class:`CTCTextRecognizer` (+ ``CRNNBackbone``, ``BiLSTMCTCHead``)
-* ``DATASETS``: :class:`TextRecogJSONDataset` (mmocr JSON), :class:`TextRecogLMDBDataset`
+* ``MODELS``: :class:`CTCTextRecognizer` (+ ``CRNNBackbone``, ``BiLSTMCTCHead``), :class:`TextOutlineRectifier`
+* ``DATASETS``: :class:`TextRecogJSONDataset` (mmocr JSON), :class:`TextCropOutlineDataset`, :class:`TextRecogLMDBDataset`
   (deep-text-recognition-benchmark LMDB)
 * ``TRANSFORMS``: ``LoadTextCrop``, ``ResizeTextCrop``, ``PackTextRecogInputs``
-* ``METRICS``: :class:`TextRecogMetric`
+* ``METRICS``: :class:`TextRecogMetric`, :class:`TextOutlineMetric`
 * ``HOOKS``: :class:`TextRecogVisualizationHook` (``tools/test.py --show-dir``)
 
 and provides rectification of word crops for any OCR engine: :class:`TextRectifier`
@@ -30,10 +30,12 @@ from .geometric_rectification import rectify_regions, region_geometry  # noqa: E
 from .region_annotations import read_annotations  # noqa: E402
 from ..rectify import TextRectifier  # noqa: E402
 from .text_regions import DegenerateRegionError, TextRegion  # noqa: E402
+from .outline_rectifier import TextCropOutlineDataset, TextOutlineMetric, TextOutlineRectifier  # noqa: E402
 
 __all__ = ["BiLSTMCTCHead", "CRNNBackbone", "TextRecogJSONDataset", "TextRecogLMDBDataset", "METRIC_NAMES",
            "TextRecogMetric", "edit_distance", "normalize_text", "text_recognition_scores",
            "CTCTextRecognizer", "TextRecogDataSample", "LoadTextCrop", "PackTextRecogInputs",
            "ResizeTextCrop", "decode_text_crop", "resize_text_crop", "TextRecogVisualizationHook",
            "rectify_regions", "region_geometry", "read_annotations", "TextRectifier",
-           "DegenerateRegionError", "TextRegion"]
+           "DegenerateRegionError", "TextRegion", "TextCropOutlineDataset", "TextOutlineMetric",
+           "TextOutlineRectifier"]

@@ -32,7 +32,7 @@ from torch import Tensor
 from ..geometry.coords import index_to_continuous_matrix, pixel_matrix_to_normalized, pixel_to_normalized
 from ..geometry.frames import auto_sampling_ratio, bounded_size
 from ..geometry.matrices import homography_from_points
-from ..geometry.tps import ThinPlateSpline
+from ..geometry.outline import OUTLINE_ROWS, outline_tps
 from ..geometry.transforms import ComposedTransform, MatrixTransform, TPSTransform, Transform
 from ..ops.warp import warp
 from .text_regions import (DegenerateRegionError, TextRegion, check_region, polyline_length, resample_polyline,
@@ -42,8 +42,6 @@ from .text_regions import (DegenerateRegionError, TextRegion, check_region, poly
 MAX_EDGE_POINTS = 16
 #: Fewest control points per edge: even a 4-point polygon gets a smooth TPS.
 MIN_EDGE_POINTS = 5
-#: Rows of control points between a polygon's top and bottom edges.
-INNER_ROWS = 3
 
 
 @dataclass
@@ -106,7 +104,7 @@ def perspective_transform(quad: np.ndarray, image_size: Sequence[int], size: Seq
 
 
 def polygon_tps(top: np.ndarray, bottom: np.ndarray, image_size: Sequence[int],
-                num_points: Optional[int] = None, rows: int = INNER_ROWS + 2) -> TPSTransform:
+                num_points: Optional[int] = None, rows: int = OUTLINE_ROWS) -> TPSTransform:
     """Batch-1 TPS sending the output frame's top row to ``top`` and its bottom row to
     ``bottom`` (``(n, 2)`` polylines in reading order, index coordinates of an image of
     ``image_size``), each resampled to ``num_points`` evenly by arc length; float64.
@@ -117,14 +115,9 @@ def polygon_tps(top: np.ndarray, bottom: np.ndarray, image_size: Sequence[int],
     bends the inside of a curved word by several pixels.
     """
     n = num_points or int(np.clip(max(len(top), len(bottom)), MIN_EDGE_POINTS, MAX_EDGE_POINTS))
-    t, b = resample_polyline(top, n), resample_polyline(bottom, n)
-    fractions = np.linspace(0.0, 1.0, rows)
-    src = np.concatenate([t + f * (b - t) for f in fractions], 0)
-    xs = torch.linspace(-1.0, 1.0, n, dtype=torch.float64)
-    targets = torch.cat([torch.stack([xs, torch.full_like(xs, 2 * f - 1)], -1) for f in fractions], 0)
-    src_cont = torch.from_numpy(src) + 0.5  # index -> continuous pixel coordinates
-    source = pixel_to_normalized(src_cont, image_size)
-    return TPSTransform(ThinPlateSpline(targets), source[None])
+    edges = np.stack([resample_polyline(top, n), resample_polyline(bottom, n)]) + 0.5  # index -> continuous
+    t, b = pixel_to_normalized(torch.from_numpy(edges), image_size)
+    return outline_tps(t[None], b[None], rows)
 
 
 def region_geometry(points: np.ndarray, image_size: Sequence[int], name: str = "",

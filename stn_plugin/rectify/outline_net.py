@@ -1,0 +1,166 @@
+"""A localization net for text crops of any length: it predicts the text's outline.
+
+:class:`TextOutlineNet` sees a crop at its own aspect ratio (height :attr:`height`,
+width up to :attr:`max_width`, a multiple of :data:`COLUMN_STRIDE`), so a 30:1 text
+line is not squashed into a word-sized input. Its convolutional features are pooled to
+one column every :data:`COLUMN_STRIDE` input pixels, and column ``j`` of ``L`` predicts
+the point ``j / (L - 1)`` of the way along the text on its top edge and on its bottom
+edge: the number of outline points grows with the crop's length. A global summary of
+the columns predicts whether the text is flat (nothing to rectify).
+
+The outline becomes the sampling transform through
+:func:`~stn_plugin.geometry.outline.outline_tps` (the one used for annotated polygons),
+with the edges resampled to :attr:`edge_points` points; supervision is the outline
+itself (:mod:`stn_plugin.datasets.text_crops` knows it exactly), no recognizer needed.
+
+Batches of different widths are padded on the right with zeros (after normalisation);
+``widths`` gives each crop's valid width and every layer masks the padding, so a crop's
+prediction does not depend on what it is batched with (in eval mode).
+
+Coordinates: outline points ``(x, y)`` are normalised coordinates of the crop (``-1`` /
+``1`` at its outer pixel edges), the package's contract.
+
+>>> import torch
+>>> net = TextOutlineNet().eval()
+>>> x, widths = torch.zeros(2, 3, 32, 96), torch.tensor([96, 48])
+>>> out = net(x, widths)
+>>> out.edges.shape, out.flat_logit.shape, out.columns.tolist()
+(torch.Size([2, 2, 12, 2]), torch.Size([2]), [12, 6])
+>>> net.predict_transform(x, widths).control_points.shape   # 5 rows x 16 points
+torch.Size([2, 80, 2])
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from ..geometry.outline import OUTLINE_ROWS, outline_tps, resample_outline
+from ..geometry.transforms import TPSTransform
+
+__all__ = ["COLUMN_STRIDE", "OutlinePrediction", "TextOutlineNet"]
+
+#: Input pixels per predicted column.
+COLUMN_STRIDE = 8
+
+
+class OutlinePrediction(NamedTuple):
+    """What :class:`TextOutlineNet` predicts for a batch."""
+
+    edges: Tensor        # (N, 2, L, 2): top and bottom edge points per column, normalised crop coords
+    flat_logit: Tensor   # (N,): > 0 when the text needs no rectification
+    columns: Tensor      # (N,) long: valid columns of each crop (the rest is padding)
+
+
+class _FlatFamily:
+    name = "outline"
+
+
+def _conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class TextOutlineNet(nn.Module):
+    """Predicts the top and bottom edges of the text in a crop (see the module docstring).
+
+    Args:
+        in_channels: input channels.
+        height: input height in pixels.
+        max_width: widest input in pixels (a multiple of :data:`COLUMN_STRIDE`); longer
+            crops are squeezed to it.
+        channels: widths of the four convolutional stages.
+        context: width of the column features.
+        edge_points: outline points per edge handed to the TPS.
+        rows: rows of TPS control points from edge to edge.
+    """
+
+    family = _FlatFamily()
+    keeps_aspect = True
+
+    def __init__(self, in_channels: int = 3, height: int = 32, max_width: int = 512,
+                 channels: Sequence[int] = (16, 32, 64, 96), context: int = 96, edge_points: int = 16,
+                 rows: int = OUTLINE_ROWS) -> None:
+        super().__init__()
+        if height % 16 or height < 16:
+            raise ValueError(f"height must be a positive multiple of 16, got {height}")
+        if max_width % COLUMN_STRIDE or max_width < 4 * COLUMN_STRIDE:
+            raise ValueError(f"max_width must be a multiple of {COLUMN_STRIDE} and at least {4 * COLUMN_STRIDE}, "
+                             f"got {max_width}")
+        if len(channels) != 4:
+            raise ValueError(f"channels must give the 4 stages' widths, got {channels}")
+        self.in_channels, self.height, self.max_width = in_channels, height, max_width
+        self.edge_points, self.rows = edge_points, rows
+        self.out_size = None
+        # outlines of loose crops reach past the crop: repeat its border rather than draw black
+        self.warp_options = dict(padding="border")
+        c0, c1, c2, c3 = channels
+        self.stages = nn.ModuleList([_conv(in_channels, c0), _conv(c0, c1), nn.Sequential(_conv(c1, c2), _conv(c2, c2)),
+                                     _conv(c2, c3), _conv(c3, c3)])
+        # the stride each stage's output is pooled by: (rows, columns)
+        self.pools = ((2, 2), (2, 2), (2, 2), (height // 16, 1), (1, 1))
+        self.project = nn.Conv1d(2 * c3, context, 1)
+        self.dilations = (1, 2, 4, 8)
+        self.blocks = nn.ModuleList([nn.Sequential(nn.Conv1d(context, context, 3, padding=d, dilation=d, bias=False),
+                                                   nn.BatchNorm1d(context), nn.ReLU(inplace=True))
+                                     for d in self.dilations])
+        self.summary = nn.Linear(context, context)
+        self.head = nn.Conv1d(2 * context, 4, 1)
+        self.flat_head = nn.Linear(context, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+        with torch.no_grad():  # start from the crop's own box: top y = -0.6, bottom y = 0.6
+            self.head.bias.copy_(torch.tensor([0.0, -0.6, 0.0, 0.6]))
+
+    def input_width(self, height: int, width: int) -> int:
+        """The input width of a ``height x width`` crop: its aspect kept at :attr:`height`,
+        rounded to a multiple of :data:`COLUMN_STRIDE`, within ``[4 * stride, max_width]``."""
+        if height < 1 or width < 1:
+            raise ValueError(f"crop size must be positive, got {height}x{width}")
+        w = round(self.height * width / height / COLUMN_STRIDE) * COLUMN_STRIDE
+        return int(min(max(w, 4 * COLUMN_STRIDE), self.max_width))
+
+    def forward(self, x: Tensor, widths: Tensor) -> OutlinePrediction:
+        """``x``: ``(N, C, height, W)`` normalised crops padded with zeros on the right;
+        ``widths``: ``(N,)`` each one's valid width (multiples of :data:`COLUMN_STRIDE`)."""
+        if x.dim() != 4 or x.shape[1] != self.in_channels or x.shape[2] != self.height:
+            raise ValueError(f"x must be (N, {self.in_channels}, {self.height}, W), got {tuple(x.shape)}")
+        if x.shape[3] % COLUMN_STRIDE:
+            raise ValueError(f"the input width must be a multiple of {COLUMN_STRIDE}, got {x.shape[3]}")
+        widths = torch.as_tensor(widths, device=x.device).long()
+        if widths.shape != (x.shape[0],) or (widths % COLUMN_STRIDE).any() or (widths < COLUMN_STRIDE).any() \
+                or (widths > x.shape[3]).any():
+            raise ValueError(f"widths must be ({x.shape[0]},) multiples of {COLUMN_STRIDE} within the input width "
+                             f"{x.shape[3]}, got {widths.tolist()}")
+        stride = 1
+        for stage, pool in zip(self.stages, self.pools):
+            x = stage(x)
+            x = x * (torch.arange(x.shape[3], device=x.device) < (widths // stride)[:, None]).to(x.dtype)[:, None, None]
+            if pool != (1, 1):
+                x = nn.functional.max_pool2d(x, pool)
+                stride *= pool[1]
+        columns = widths // COLUMN_STRIDE
+        mask = (torch.arange(x.shape[3], device=x.device) < columns[:, None]).to(x.dtype)[:, None]  # (N, 1, L)
+        f = self.project(x.flatten(1, 2)) * mask
+        for block in self.blocks:
+            f = (f + block(f)) * mask
+        pooled = f.sum(2) / columns[:, None].to(f.dtype)
+        g = torch.relu(self.summary(pooled))
+        raw = self.head(torch.cat([f, g[:, :, None].expand_as(f)], 1))  # (N, 4, L)
+        centres = (torch.arange(x.shape[3], device=x.device, dtype=f.dtype)[None] + 0.5) \
+            / columns[:, None].to(f.dtype) * 2 - 1  # (N, L)
+        xs = centres[:, None] + raw[:, 0::2]          # (N, 2, L): top, bottom
+        edges = torch.stack([xs, raw[:, 1::2]], -1)   # (N, 2, L, 2)
+        return OutlinePrediction(edges, self.flat_head(g)[:, 0], columns)
+
+    def outline_points(self, prediction: OutlinePrediction, n: int) -> Tuple[Tensor, Tensor]:
+        """The top and bottom edges resampled to ``n`` points each, ``(N, n, 2)``."""
+        top = resample_outline(prediction.edges[:, 0], n, prediction.columns)
+        bottom = resample_outline(prediction.edges[:, 1], n, prediction.columns)
+        return top, bottom
+
+    def predict_transform(self, x: Tensor, widths: Tensor) -> TPSTransform:
+        """The batched TPS (normalised output -> normalised crop coordinates) that
+        flattens the predicted outline."""
+        top, bottom = self.outline_points(self(x, widths), self.edge_points)
+        return outline_tps(top, bottom, self.rows)
