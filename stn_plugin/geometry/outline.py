@@ -31,7 +31,7 @@ from .tps import ThinPlateSpline
 from .transforms import TPSTransform
 from .validation import check_tensor
 
-__all__ = ["OUTLINE_ROWS", "outline_targets", "outline_tps", "resample_outline"]
+__all__ = ["OUTLINE_ROWS", "outline_targets", "outline_tps", "points_along", "resample_outline"]
 
 #: Rows of control points from the top edge to the bottom edge, both included.
 OUTLINE_ROWS = 5
@@ -52,8 +52,24 @@ def outline_targets(n: int, rows: int = OUTLINE_ROWS) -> Tensor:
                       for f in torch.linspace(0.0, 1.0, rows, dtype=torch.float64).tolist()], 0)
 
 
+def points_along(edge: Tensor, positions: Tensor) -> Tensor:
+    """Points of ``(N, L, 2)`` polylines at fractional point indices ``positions``
+    ``(N, M)`` (``0`` the first point, ``L - 1`` the last; linear in between, clamped to
+    the polyline), ``(N, M, 2)``; differentiable in ``edge``."""
+    check_tensor(edge, "edge", dims=(3,), last_dims=(None, 2))
+    if edge.shape[1] < 2:
+        raise ValueError(f"edge needs at least 2 points, got {edge.shape[1]}")
+    if positions.dim() != 2 or positions.shape[0] != edge.shape[0]:
+        raise ValueError(f"positions must be ({edge.shape[0]}, M), got {tuple(positions.shape)}")
+    positions = positions.to(edge.dtype).clamp(0, edge.shape[1] - 1)
+    lo = positions.floor().long().clamp(max=edge.shape[1] - 2)
+    frac = (positions - lo.to(edge.dtype))[..., None]
+    index = lo[..., None].expand(-1, -1, 2)
+    return torch.gather(edge, 1, index) * (1 - frac) + torch.gather(edge, 1, index + 1) * frac
+
+
 def resample_outline(edge: Tensor, n: int, lengths: Optional[Tensor] = None) -> Tensor:
-    """``(N, L, 2)`` polylines -> ``(N, n, 2)``: linear interpolation at ``n`` even
+    """``(N, L, 2)`` polylines -> ``(N, n, 2)``: :func:`points_along` at ``n`` even
     fractions of the point index (ends kept), differentiable. ``lengths`` ``(N,)``: the
     valid points of each polyline (its first ``lengths[i]``; default all ``L``)."""
     check_tensor(edge, "edge", dims=(3,), last_dims=(None, 2))
@@ -64,11 +80,7 @@ def resample_outline(edge: Tensor, n: int, lengths: Optional[Tensor] = None) -> 
         raise ValueError(f"lengths must be ({edge.shape[0]},) within [2, {edge.shape[1]}] (at least 2 points per "
                          f"edge), got {lengths.tolist()}")
     fractions = torch.linspace(0.0, 1.0, n, dtype=edge.dtype, device=edge.device)
-    pos = fractions[None] * (lengths[:, None] - 1).to(edge.dtype)               # (N, n)
-    lo = torch.minimum(pos.floor().long(), lengths[:, None] - 2)
-    frac = (pos - lo.to(edge.dtype))[..., None]
-    index = lo[..., None].expand(-1, -1, 2)
-    return torch.gather(edge, 1, index) * (1 - frac) + torch.gather(edge, 1, index + 1) * frac
+    return points_along(edge, fractions[None] * (lengths[:, None] - 1).to(edge.dtype))
 
 
 def outline_tps(top: Tensor, bottom: Tensor, rows: int = OUTLINE_ROWS) -> TPSTransform:

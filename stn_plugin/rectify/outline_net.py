@@ -95,10 +95,10 @@ class TextOutlineNet(nn.Module):
         # outlines of loose crops reach past the crop: repeat its border rather than draw black
         self.warp_options = dict(padding="border")
         c0, c1, c2, c3 = channels
-        self.stages = nn.ModuleList([_conv(in_channels, c0), _conv(c0, c1), nn.Sequential(_conv(c1, c2), _conv(c2, c2)),
+        self.stages = nn.ModuleList([_conv(in_channels, c0), _conv(c0, c1), _conv(c1, c2), _conv(c2, c2),
                                      _conv(c2, c3), _conv(c3, c3)])
-        # the stride each stage's output is pooled by: (rows, columns)
-        self.pools = ((2, 2), (2, 2), (2, 2), (height // 16, 1), (1, 1))
+        # what each stage's output is max-pooled by: (rows, columns); every stage is masked
+        self.pools = ((2, 2), (2, 2), (1, 1), (2, 2), (height // 16, 1), (1, 1))
         self.project = nn.Conv1d(2 * c3, context, 1)
         self.dilations = (1, 2, 4, 8)
         self.blocks = nn.ModuleList([nn.Sequential(nn.Conv1d(context, context, 3, padding=d, dilation=d, bias=False),

@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 from mmdet.registry import DATASETS, METRICS, MODELS
 
 from ..datasets.text_crops import EDGE_POINTS, FLAT_KINDS, KINDS, TRAINING_WEIGHTS, crop_style, make_text_crop, normalized_outline
+from ..geometry.outline import points_along
 from ..rectify.images import TextCrop, aspect_input, padded_batch
 from ..rectify.outline_net import TextOutlineNet
 from ..rectify.rectifier_file import rectifier_spec
@@ -114,14 +115,10 @@ class TextOutlineRectifier(BaseModel):
         """Predictions and per-point errors in text heights, ``(N, 2, L)``, with the valid mask."""
         pred = self.net(batch["x"], batch["widths"])
         n_cols = pred.edges.shape[2]
-        # column j of crop i is the point j / (columns_i - 1) along the text
+        # column j of crop i predicts the point j / (columns_i - 1) of the way along the text
         frac = torch.arange(n_cols, device=pred.edges.device)[None] / (pred.columns[:, None] - 1).clamp_min(1)
         pos = frac.clamp(max=1.0) * (EDGE_POINTS - 1)
-        lo = pos.floor().long().clamp(max=EDGE_POINTS - 2)
-        t = (pos - lo)[:, None, :, None]
-        idx = lo[:, None, :, None].expand(-1, 2, -1, 2)
-        src = batch["outline"]
-        target = torch.gather(src, 2, idx) * (1 - t) + torch.gather(src, 2, idx + 1) * t
+        target = torch.stack([points_along(batch["outline"][:, e], pos) for e in range(2)], 1)  # (N, 2, L, 2)
         err = (pred.edges - target) * batch["scale"][:, None, None, :]          # text heights
         valid = (torch.arange(n_cols, device=err.device)[None] < pred.columns[:, None])  # (N, L)
         return pred, err, valid

@@ -1,0 +1,80 @@
+"""TextOutlineNet: batching never changes a crop's prediction; the rectifier file and
+TextRectifier's keep-flat path."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from stn_plugin.rectify import TextRectifier
+from stn_plugin.rectify.outline_net import TextOutlineNet
+from stn_plugin.rectify.rectifier_file import rectifier_spec, save_rectifier_file
+
+
+def _net(seed=0):
+    torch.manual_seed(seed)
+    net = TextOutlineNet(channels=(4, 8, 8, 8), context=8)
+    with torch.no_grad():  # a random head, so that predictions depend on the input
+        net.head.weight.normal_(0, 0.1)
+        for m in net.modules():
+            if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)):
+                m.running_mean.normal_(0, 0.1)
+    return net.eval()
+
+
+def test_padding_in_a_batch_does_not_change_a_prediction():
+    net = _net()
+    wide, narrow = torch.randn(1, 3, 32, 160), torch.randn(1, 3, 32, 64)
+    alone = net(narrow, torch.tensor([64]))
+    batch = torch.cat([wide, torch.cat([narrow, torch.zeros(1, 3, 32, 96)], 3)])
+    together = net(batch, torch.tensor([160, 64]))
+    assert together.columns.tolist() == [20, 8]
+    assert torch.allclose(together.edges[1, :, :8], alone.edges[0], atol=1e-5)
+    assert torch.allclose(together.flat_logit[1], alone.flat_logit[0], atol=1e-5)
+
+
+def test_input_width_keeps_the_aspect_within_bounds():
+    net = TextOutlineNet()
+    assert net.input_width(32, 100) == 96 and net.input_width(64, 100) == 48
+    assert net.input_width(10, 4000) == 512 and net.input_width(100, 10) == 32
+    with pytest.raises(ValueError, match="widths"):
+        net(torch.zeros(1, 3, 32, 64), torch.tensor([60]))
+    with pytest.raises(ValueError, match="x must be"):
+        net(torch.zeros(1, 3, 16, 64), torch.tensor([64]))
+
+
+@pytest.fixture
+def outline_rectifier_file(tmp_path):
+    net = _net(1)
+    cfg = dict(type="TextOutlineNet", channels=(4, 8, 8, 8), context=8)
+    path = str(tmp_path / "outline.pt")
+    save_rectifier_file(rectifier_spec(cfg, 3, (127.5,) * 3, (64.0,) * 3, (32, 512), meta=dict(name="t")), net, path)
+    return path
+
+
+def test_text_rectifier_runs_an_outline_net_and_keeps_flat_crops(outline_rectifier_file):
+    crops = [np.random.default_rng(i).integers(0, 255, (30 + 7 * i, 90 + 60 * i, 3), dtype=np.uint8)
+             for i in range(3)]
+    rectifier = TextRectifier.from_pretrained(outline_rectifier_file)
+    details = rectifier(crops, return_details=True)
+    assert all(d.flatness is not None and 0 <= d.flatness <= 1 and not d.kept for d in details)
+    assert all(d.control_points.shape == (80, 2) for d in details)
+    # one at a time gives the same as the batch (but for float rounding of the uint8 output)
+    for crop, d in zip(crops, details):
+        alone = rectifier(crop)
+        assert alone.shape == d.image.shape
+        assert np.abs(alone.astype(int) - d.image).max() <= 2, np.abs(alone.astype(int) - d.image).max()
+    # keep_flat with threshold 0 keeps every crop, untouched, as a copy
+    keep = TextRectifier.from_pretrained(outline_rectifier_file, keep_flat=True, flat_threshold=0.0)
+    kept = keep(crops, return_details=True)
+    assert all(k.kept and np.array_equal(k.image, c) and k.image is not c for k, c in zip(kept, crops))
+    # and threshold 1 keeps none
+    never = TextRectifier.from_pretrained(outline_rectifier_file, flat_threshold=1.0)
+    assert not any(k.kept for k in never(crops, return_details=True, keep_flat=True))
+
+
+def test_keep_flat_needs_a_flatness_predicting_rectifier():
+    with pytest.raises(ValueError, match="keep_flat"):
+        TextRectifier.from_pretrained("tps-words", keep_flat=True)
+    with pytest.raises(ValueError, match="flat_threshold"):
+        TextRectifier.from_pretrained("tps-words", flat_threshold=2.0)
