@@ -63,3 +63,28 @@ def usage_error_line(capsys):
         assert "error: " in last, err
         return last
     return run
+
+
+@pytest.fixture
+def outline_rectifier_file(tmp_path):
+    """A rectifier file holding a small random ``TextOutlineNet`` (random head and
+    BatchNorm statistics, so that its predictions depend on the input)."""
+    import torch
+
+    from stn_plugin.rectify.outline_net import TextOutlineNet
+    from stn_plugin.rectify.rectifier_file import rectifier_spec, save_rectifier_file
+
+    torch.manual_seed(1)
+    cfg = dict(channels=(4, 8, 8, 8), context=8)
+    net = TextOutlineNet(**cfg)
+    with torch.no_grad():
+        net.head.weight.normal_(0, 0.1)
+        for m in net.modules():
+            if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)):
+                m.running_mean.normal_(0, 0.1)
+    path = str(tmp_path / "outline.pt")
+    spec = rectifier_spec(dict(type="TextOutlineNet", **cfg), 3, (127.5,) * 3, (64.0,) * 3, (32, 512),
+                          meta=dict(name="small-outline"))
+    save_rectifier_file(spec, net.eval(), path)
+    return path
+

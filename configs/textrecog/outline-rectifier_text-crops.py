@@ -8,8 +8,9 @@ _base_ = ['_base_/schedule_cpu.py']
 custom_imports = dict(imports=['stn_plugin'], allow_failed_imports=False)
 default_scope = 'mmdet'
 
-max_iters = 5000
-model = dict(type='TextOutlineRectifier', net=dict(height=32, max_width=512))
+max_iters = 8000
+model = dict(type='TextOutlineRectifier',
+             net=dict(height=32, max_width=512, channels=(12, 24, 48, 64), context=64))
 
 train_dataloader = dict(
     batch_size=32, num_workers=1, persistent_workers=True,
@@ -33,6 +34,10 @@ param_scheduler = [
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=500)
 default_hooks = dict(
+    _delete_=True,  # the base's recognition visualisation hook does not apply
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2,
                     save_best='outline/error', rule='less'),
-    visualization=None)
+    sampler_seed=dict(type='DistSamplerSeedHook'))

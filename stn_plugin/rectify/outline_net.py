@@ -38,6 +38,7 @@ from torch import Tensor, nn
 
 from ..geometry.outline import OUTLINE_ROWS, outline_tps, resample_outline
 from ..geometry.transforms import TPSTransform
+from ..geometry.validation import is_tracing
 
 __all__ = ["COLUMN_STRIDE", "OutlinePrediction", "TextOutlineNet"]
 
@@ -128,8 +129,8 @@ class TextOutlineNet(nn.Module):
         if x.shape[3] % COLUMN_STRIDE:
             raise ValueError(f"the input width must be a multiple of {COLUMN_STRIDE}, got {x.shape[3]}")
         widths = torch.as_tensor(widths, device=x.device).long()
-        if widths.shape != (x.shape[0],) or (widths % COLUMN_STRIDE).any() or (widths < COLUMN_STRIDE).any() \
-                or (widths > x.shape[3]).any():
+        if not is_tracing() and (widths.shape != (x.shape[0],) or (widths % COLUMN_STRIDE).any()
+                                 or (widths < COLUMN_STRIDE).any() or (widths > x.shape[3]).any()):
             raise ValueError(f"widths must be ({x.shape[0]},) multiples of {COLUMN_STRIDE} within the input width "
                              f"{x.shape[3]}, got {widths.tolist()}")
         stride = 1

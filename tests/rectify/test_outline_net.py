@@ -8,7 +8,6 @@ import torch
 
 from stn_plugin.rectify import TextRectifier
 from stn_plugin.rectify.outline_net import TextOutlineNet
-from stn_plugin.rectify.rectifier_file import rectifier_spec, save_rectifier_file
 
 
 def _net(seed=0):
@@ -41,15 +40,6 @@ def test_input_width_keeps_the_aspect_within_bounds():
         net(torch.zeros(1, 3, 32, 64), torch.tensor([60]))
     with pytest.raises(ValueError, match="x must be"):
         net(torch.zeros(1, 3, 16, 64), torch.tensor([64]))
-
-
-@pytest.fixture
-def outline_rectifier_file(tmp_path):
-    net = _net(1)
-    cfg = dict(type="TextOutlineNet", channels=(4, 8, 8, 8), context=8)
-    path = str(tmp_path / "outline.pt")
-    save_rectifier_file(rectifier_spec(cfg, 3, (127.5,) * 3, (64.0,) * 3, (32, 512), meta=dict(name="t")), net, path)
-    return path
 
 
 def test_text_rectifier_runs_an_outline_net_and_keeps_flat_crops(outline_rectifier_file):

@@ -1,0 +1,172 @@
+"""Rectify text crops with an exported outline rectifier: ONNX Runtime, numpy and
+OpenCV, no PyTorch (this module imports none; load it by file path to keep torch out of
+the process entirely, since the ``stn_plugin`` package itself imports torch).
+
+    from stn_plugin.deployment.onnx_text_rectifier import OnnxTextRectifier
+    rectifier = OnnxTextRectifier("text-lines.onnx")
+    flat = rectifier(crops)              # list of (h, w, 3) uint8 RGB crops
+
+The steps mirror :class:`stn_plugin.rectify.TextRectifier` with ``out_size='text'``:
+each crop resized to the net's height at its own aspect (the same OpenCV resize as in
+training), normalised and zero-padded into one batch; the graph predicts the outline
+(:mod:`~stn_plugin.deployment.text_rectifier_onnx`); each edge is resampled to the
+file's ``edge_points``; the thin-plate spline through the outline's control points
+(the rows of :func:`stn_plugin.geometry.outline.outline_tps`) is solved in float64; the
+output takes the size of the region it samples (the height between the edges, the
+length of the centre line: :func:`stn_plugin.geometry.frames.region_sizes`), and the
+crop is sampled once with ``cv2.remap`` (bilinear, border replicated).
+
+Coordinates: normalised ``[-1, 1]`` at the crop's outer pixel edges; OpenCV's maps are
+index coordinates (pixel centres on integers), ``index = (n + 1) / 2 * size - 0.5``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+__all__ = ["OnnxTextRectifier"]
+
+_FORMAT = "stn_plugin.text_rectifier.onnx"
+_COLUMN_STRIDE = 8
+_FRAME_POINTS = 33
+_MIN_SIDE = 8
+
+
+def _kernel(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    d2 = ((points[:, None, :] - centres[None]) ** 2).sum(-1)
+    return d2 * np.log(np.maximum(d2, 1e-300))
+
+
+class _Spline:
+    """A TPS with fixed targets ``(K, 2)``: the (K+3) system inverted once."""
+
+    def __init__(self, targets: np.ndarray) -> None:
+        k = len(targets)
+        system = np.zeros((k + 3, k + 3))
+        system[:k, :k] = _kernel(targets, targets)
+        system[:k, k] = system[k, :k] = 1.0
+        system[:k, k + 1:] = targets
+        system[k + 1:, :k] = targets.T
+        self.targets, self.inverse = targets, np.linalg.inv(system)
+
+    def map(self, source: np.ndarray, points: np.ndarray) -> np.ndarray:
+        coef = self.inverse @ np.concatenate([source, np.zeros((3, 2))])
+        k = len(self.targets)
+        return _kernel(points, self.targets) @ coef[:k] + coef[k] + points @ coef[k + 1:]
+
+
+class OnnxTextRectifier:
+    """An exported outline rectifier in ONNX Runtime (see the module docstring).
+
+    Args:
+        path: the ``.onnx`` file written by
+            :func:`~stn_plugin.deployment.text_rectifier_onnx.export_text_rectifier_onnx`.
+        num_threads: ONNX Runtime intra-op threads (default: its own choice).
+        keep_flat: pass crops the net judges flat (flatness above ``flat_threshold``)
+            through untouched.
+        max_side: the longest output side; longer regions shrink with their aspect kept.
+    """
+
+    def __init__(self, path: str, num_threads: Optional[int] = None, keep_flat: bool = False,
+                 flat_threshold: float = 0.5, max_side: int = 4096) -> None:
+        import onnxruntime as ort
+
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"ONNX rectifier not found: {path!r}")
+        options = ort.SessionOptions()
+        if num_threads:
+            options.intra_op_num_threads = int(num_threads)
+        self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"{path!r} is not an exported text rectifier (metadata format {meta.get('format')!r}, "
+                             f"expected {_FORMAT!r})")
+        self.name = meta.get("name", "rectifier")
+        self.mean = np.asarray(json.loads(meta["mean"]), np.float32)[:, None, None]
+        self.std = np.asarray(json.loads(meta["std"]), np.float32)[:, None, None]
+        self.height, self.max_width = int(meta["height"]), int(meta["max_width"])
+        self.edge_points, self.rows = int(meta["edge_points"]), int(meta["rows"])
+        xs = np.linspace(-1.0, 1.0, self.edge_points)
+        self.spline = _Spline(np.concatenate([np.stack([xs, np.full_like(xs, 2 * f - 1)], 1)
+                                              for f in np.linspace(0.0, 1.0, self.rows)]))
+        self.keep_flat, self.flat_threshold, self.max_side = keep_flat, float(flat_threshold), int(max_side)
+
+    def input_width(self, h: int, w: int) -> int:
+        width = round(self.height * w / h / _COLUMN_STRIDE) * _COLUMN_STRIDE
+        return int(min(max(width, 4 * _COLUMN_STRIDE), self.max_width))
+
+    def _input(self, crop: np.ndarray) -> np.ndarray:
+        h, w = crop.shape[:2]
+        width = self.input_width(h, w)
+        interp = cv2.INTER_AREA if (width < w and self.height < h) else cv2.INTER_LINEAR
+        small = cv2.resize(crop, (width, self.height), interpolation=interp).astype(np.float32)
+        return (small.transpose(2, 0, 1) - self.mean) / self.std
+
+    def predict_outlines(self, crops: Sequence[np.ndarray]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(top, bottom, flatness)``: ``(N, edge_points, 2)`` normalised edges and ``(N,)``
+        probabilities that the text needs no rectification."""
+        inputs = [self._input(self._check(c, i)) for i, c in enumerate(crops)]
+        widths = np.array([a.shape[2] for a in inputs], np.int64)
+        batch = np.zeros((len(inputs), 3, self.height, int(widths.max())), np.float32)
+        for i, a in enumerate(inputs):
+            batch[i, :, :, :a.shape[2]] = a
+        edges, flat_logit = self.session.run(None, {"crops": batch, "widths": widths})
+        fractions = np.linspace(0.0, 1.0, self.edge_points)
+        top, bottom = [], []
+        for i, cols in enumerate(widths // _COLUMN_STRIDE):
+            pos = np.arange(cols) / (cols - 1)
+            resampled = [np.stack([np.interp(fractions, pos, edges[i, e, :cols, c]) for c in range(2)], 1)
+                         for e in range(2)]
+            top.append(resampled[0])
+            bottom.append(resampled[1])
+        return np.stack(top), np.stack(bottom), 1 / (1 + np.exp(-flat_logit.astype(np.float64)))
+
+    @staticmethod
+    def _check(crop, i: int) -> np.ndarray:
+        if not isinstance(crop, np.ndarray) or crop.dtype != np.uint8 or crop.ndim != 3 or crop.shape[2] != 3 \
+                or min(crop.shape[:2]) < 1:
+            raise ValueError(f"crops[{i}] must be an (H, W, 3) uint8 RGB array, got "
+                             f"{getattr(crop, 'dtype', type(crop).__name__)} {getattr(crop, 'shape', '')}")
+        return crop
+
+    def _source(self, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+        fractions = np.linspace(0.0, 1.0, self.rows)[:, None, None]
+        return (top[None] + fractions * (bottom - top)[None]).reshape(-1, 2).astype(np.float64)
+
+    def _size(self, source: np.ndarray, crop_hw: Tuple[int, int]) -> Tuple[int, int]:
+        s = np.linspace(-1.0, 1.0, _FRAME_POINTS)
+        lines = [self.spline.map(source, np.stack([s, np.full_like(s, v)], 1)) for v in (-1.0, 0.0, 1.0)]
+        scale = np.array([crop_hw[1], crop_hw[0]]) / 2.0
+        top, centre, bottom = [(p + 1) * scale for p in lines]
+        h = float(np.linalg.norm(bottom - top, axis=1).mean())
+        w = float(np.linalg.norm(np.diff(centre, axis=0), axis=1).sum())
+        factor = min(1.0, self.max_side / max(h, w, 1e-12))
+        return (int(min(self.max_side, max(_MIN_SIDE, round(h * factor)))),
+                int(min(self.max_side, max(_MIN_SIDE, round(w * factor)))))
+
+    def __call__(self, crops: Sequence[np.ndarray], keep_flat: Optional[bool] = None) -> List[np.ndarray]:
+        """Rectified copies of ``crops`` (``(H, W, 3)`` uint8 RGB), each at its text's size."""
+        if isinstance(crops, np.ndarray):
+            raise ValueError("crops must be a list of (H, W, 3) uint8 arrays (wrap one crop in a list)")
+        if not crops:
+            return []
+        keep_flat = self.keep_flat if keep_flat is None else keep_flat
+        tops, bottoms, flatness = self.predict_outlines(crops)
+        out = []
+        for crop, top, bottom, p_flat in zip(crops, tops, bottoms, flatness):
+            if keep_flat and p_flat > self.flat_threshold:
+                out.append(crop.copy())
+                continue
+            source = self._source(top, bottom)
+            h, w = self._size(source, crop.shape[:2])
+            gx, gy = np.meshgrid((np.arange(w) + 0.5) / w * 2 - 1, (np.arange(h) + 0.5) / h * 2 - 1)
+            mapped = self.spline.map(source, np.stack([gx.ravel(), gy.ravel()], 1))
+            map_x = ((mapped[:, 0] + 1) / 2 * crop.shape[1] - 0.5).reshape(h, w).astype(np.float32)
+            map_y = ((mapped[:, 1] + 1) / 2 * crop.shape[0] - 0.5).reshape(h, w).astype(np.float32)
+            out.append(cv2.remap(crop, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+        return out
+
