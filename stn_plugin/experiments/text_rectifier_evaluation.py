@@ -16,7 +16,7 @@ Each crop is read by each engine (:func:`stn_plugin.rectify.read_text`: ``tesser
 Tesseract 5 ``--psm 7``; ``rapidocr``, PP-OCRv4's recognizer) four ways:
 
 * ``raw``: the box crop as it is;
-* one per ``--rectifiers`` name or file: ``TextRectifier.from_pretrained(name)(crops,
+* one per ``--rectifiers`` name or file (default: every shipped one): ``TextRectifier.from_pretrained(name)(crops,
   out_size='text')``, the text at its own size;
 * ``geometric``: flattened from the **true** outline (its top and bottom edges, exact
   from the generator) by :func:`stn_plugin.textrecog.geometric_rectification.rectify_regions`
@@ -71,6 +71,7 @@ ENGINE_LABELS = {"tesseract": "Tesseract 5 (--psm 7)", "rapidocr": "PP-OCRv4 (ra
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     from ..datasets.text_crops import KINDS
     from ..rectify.ocr_engines import ENGINES
+    from ..rectify.rectifier_file import PRETRAINED
 
     p = argparse.ArgumentParser(prog="evaluate_text_rectifiers.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,8 +82,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="seed of the held-out crops (default 7; the rectifiers were trained on seed 0)")
     p.add_argument("--kinds", nargs="+", choices=tuple(KINDS), default=list(EVALUATED_KINDS), metavar="KIND",
                    help="kinds of text to evaluate (default: " + " ".join(EVALUATED_KINDS) + ")")
-    p.add_argument("--rectifiers", nargs="*", default=["tps-words"], metavar="NAME",
-                   help="shipped rectifier names or rectifier files (default tps-words; none: raw and geometric only)")
+    p.add_argument("--rectifiers", nargs="*", default=list(PRETRAINED), metavar="NAME",
+                   help="shipped rectifier names or rectifier files (default: every shipped one, "
+                        f"{' '.join(PRETRAINED)}; none: raw and geometric only)")
     p.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES), metavar="ENGINE",
                    help="OCR engines: " + ", ".join(ENGINES) + " (default all)")
     p.add_argument("--keep-flat", action="store_true",

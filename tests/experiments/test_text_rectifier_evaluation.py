@@ -15,7 +15,7 @@ ENGINE = "rapidocr" if rapidocr_available() else "tesseract" if tesseract_availa
 def test_two_flat_lines_end_to_end(tmp_path, capsys):
     work = tmp_path / "eval"
     argv = ["--num-per-kind", "2", "--kinds", "flat_line", "--engines", ENGINE, "--work-dir", str(work),
-            "--figures", "1", "--threads", "1"]
+            "--figures", "1", "--threads", "1", "--rectifiers", "tps-words"]
     evaluation.main(argv)
     log = capsys.readouterr().out
     assert "ETA" in log and "total" in log
