@@ -20,6 +20,9 @@ them. Each driver's command line is a thin script in ``tools/``.
   (``tools/spotting_benchmark.py``);
 * :mod:`.textrecog_comparison`: CRNN with and without TPS rectification, trained and
   scored side by side, Tesseract included (``tools/compare_textrecog.py``);
+* :mod:`.text_rectifier_evaluation`: text rectifiers read by Tesseract and PP-OCRv4 on
+  held-out flat and warped words and lines, against the raw crop and the geometric upper
+  bound (``tools/evaluate_text_rectifiers.py``);
 * :mod:`.text_rectifier_benchmark`: throughput of the learned text rectifier on crops of
   mixed sizes (``tools/benchmark_text_rectifier.py``);
 * :mod:`.mnist_experiment`: distorted-MNIST classifiers with and without spatial
@@ -33,5 +36,6 @@ digit_scenes_benchmark``); importing this package imports none of them.
 """
 
 __all__ = ["digit_scenes_benchmark", "rectifier_orientation", "detector_step_benchmark", "roi_sample_benchmark",
-           "warp_benchmark", "spotting_benchmark", "textrecog_comparison", "text_rectifier_benchmark",
+           "warp_benchmark", "spotting_benchmark", "textrecog_comparison", "text_rectifier_evaluation",
+           "text_rectifier_benchmark",
            "mnist_experiment", "mnist_comparison", "mnist_rts", "measurement"]

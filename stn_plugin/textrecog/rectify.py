@@ -1,15 +1,13 @@
-"""Rectify text crops with a trained recognizer's preprocessor, draw what it does, and
-read crops with Tesseract.
+"""Rectify text crops with a trained recognizer's preprocessor and draw what it does.
 
 The rectification itself is :class:`stn_plugin.rectify.TextRectifier`'s; this module
 adds the recognizer: loading it from a config, reading crops with it, and figures.
+Reading crops with an OCR engine is :mod:`stn_plugin.rectify.ocr_engines`'s
+(``run_tesseract``, ``tesseract_available`` and ``TESSERACT_HELP`` are importable
+from here too).
 """
 from __future__ import annotations
 
-import os.path as osp
-import shutil
-import subprocess
-import tempfile
 from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
@@ -20,7 +18,11 @@ from ..geometry.coords import normalized_to_pixel
 from ..geometry.frames import frame_outline
 from ..geometry.transforms import TPSTransform, Transform
 from ..rectify.images import resize_text_crop
+from ..rectify.ocr_engines import TESSERACT_HELP, run_tesseract, tesseract_available
 from ..rectify.text_rectifier import TextRectifier
+
+__all__ = ["TESSERACT_HELP", "control_points_pixels", "draw_rectification", "draw_region_rectification",
+           "model_input_size", "recognize_crops", "rectify_crops", "run_tesseract", "tesseract_available"]
 
 
 def model_input_size(cfg) -> Tuple[int, int]:
@@ -145,55 +147,3 @@ def draw_rectification(crop: np.ndarray, rectified: np.ndarray, transform: Optio
         cv2.putText(bar, caption, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
         fig = np.concatenate([fig, bar], 0)
     return fig
-
-
-# -- Tesseract ------------------------------------------------------------------------
-TESSERACT_HELP = ("Tesseract is not installed: on Debian/Ubuntu run "
-                  "`apt-get install -y tesseract-ocr tesseract-ocr-eng` (or point --tesseract-cmd at it)")
-
-
-def tesseract_available(cmd: str = "tesseract") -> bool:
-    return shutil.which(cmd) is not None
-
-
-def run_tesseract(crops: Sequence[np.ndarray], cmd: str = "tesseract", lang: str = "eng", psm: int = 7,
-                  whitelist: Optional[str] = None, pad: int = 8, min_height: int = 48) -> List[str]:
-    """Read each crop (``(H, W, C)`` uint8) with Tesseract as one text line (``--psm 7``).
-
-    Crops lower than ``min_height`` are scaled up (aspect kept) and all get a
-    ``pad``-pixel replicated border; one Tesseract process reads them all (an image
-    list). Raises ``FileNotFoundError`` with install instructions if Tesseract is missing.
-    """
-    if not tesseract_available(cmd):
-        raise FileNotFoundError(TESSERACT_HELP)
-    if not crops:
-        return []
-    with tempfile.TemporaryDirectory(prefix="tess_") as tmp:
-        paths = []
-        for i, crop in enumerate(crops):
-            img = crop if crop.shape[2] == 3 else np.repeat(crop, 3, 2)
-            if img.shape[0] < min_height:
-                s = min_height / img.shape[0]
-                img = cv2.resize(img, (max(1, round(img.shape[1] * s)), min_height), interpolation=cv2.INTER_CUBIC)
-            img = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-            p = osp.join(tmp, f"{i:06d}.png")
-            cv2.imwrite(p, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-            paths.append(p)
-        listing = osp.join(tmp, "list.txt")
-        with open(listing, "w") as f:
-            f.write("\n".join(paths) + "\n")
-        args = [cmd, listing, "stdout", "--psm", str(psm), "-l", lang]
-        if whitelist:
-            args += ["-c", f"tessedit_char_whitelist={whitelist}"]
-        proc = subprocess.run(args, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"tesseract failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
-        pages = proc.stdout.split("\f")
-        if len(pages) >= len(paths):
-            return [p.strip() for p in pages[:len(paths)]]
-        # unexpected page count: fall back to one process per crop
-        out = []
-        for p in paths:
-            r = subprocess.run(args[:1] + [p] + args[2:], capture_output=True, text=True)
-            out.append(r.stdout.strip())
-        return out

@@ -3,7 +3,7 @@ rectifier, or scene images with text polygons geometrically -- and show what was
 
 Word crops, with the shipped rectifier (no config or checkpoint needed)::
 
-    python tools/rectify_text.py path/to/crops [--ocr tesseract] [--out-dir work_dirs/rectified_text]
+    python tools/rectify_text.py path/to/crops [--ocr tesseract|rapidocr] [--out-dir work_dirs/rectified_text]
 
 Word crops, with a trained recognizer (its rectifier rectifies, it reads the crops)::
 
@@ -27,6 +27,12 @@ region drawn | the flat crop, with the readings), ``predictions.tsv``,
 ``textrecog.json`` (mmocr textrecog layout: the rectified crops with their labels,
 ready for a recognizer's dataset) and, with labels, ``scores.json``.
 
+``--ocr``: ``tesseract`` (Tesseract 5, ``--psm 7``) or ``rapidocr`` (PP-OCRv4's
+recognizer through ``rapidocr_onnxruntime``, ``pip install 'stn_plugin[ocr]'``) reads
+the raw crops and the rectified ones (:func:`stn_plugin.rectify.read_text`); the
+readings are the columns ``<engine>_raw`` and ``<engine>``.
+``--device cuda`` rectifies on the GPU; a device this machine lacks is an error.
+
 Output names: a word crop keeps its file name with ``.png`` (``w1.jpg`` ->
 ``w1.png``); a scene image's regions are ``<image>_<k>.png`` with ``<image>`` the
 image's path below the image folder without extension (an mmocr ``img_path``
@@ -40,8 +46,7 @@ an earlier run wrote there (``rectified/**/*.png``, ``figures/**/*.png``,
 other file is kept. Labels come from the annotations or ``--labels`` (an mmocr
 textrecog JSON whose ``img_path`` base names match the files, or a ``name<TAB>text``
 file; UTF-8, a byte-order mark accepted), read and checked before any work starts: a
-labels file that names none of the images is an error. With ``--ocr tesseract``
-Tesseract reads the raw crops and the rectified ones. Unreadable images and
+labels file that names none of the images is an error. Unreadable images and
 degenerate regions are skipped with a warning and counted. Every bad input (an
 argument, a malformed annotation or labels file, an image that cannot be written)
 ends the tool with one ``error:`` line naming it.
@@ -59,7 +64,9 @@ from typing import Dict, List, Optional, Sequence
 from ..cli.argument_types import positive_int
 from ..cli.errors import exit_on_bad_input
 from ..cli.paths import IMAGE_EXTS, image_files
+from ..cli.devices import check_device
 from ..datasets.output_folders import check_output_dir, remove_earlier_outputs, unique_output_names
+from ..rectify.ocr_engines import ENGINES, engine_missing_reason, read_text
 from .region_annotations import ANNOTATION_FORMATS, read_json
 
 __all__ = ["parse_args", "main", "read_labels", "OUTPUT_PATTERNS"]
@@ -90,10 +97,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="height of the rectified crops (default: each word's own height)")
     p.add_argument("--max-images", type=positive_int, default=None, help="only the first N images")
     p.add_argument("--no-figures", action="store_true", help="skip the side-by-side figures")
-    p.add_argument("--ocr", choices=["none", "tesseract"], default="none", help="also read the crops with an OCR engine")
+    p.add_argument("--ocr", choices=["none", *ENGINES], default="none",
+                   help="also read the crops with an OCR engine: tesseract (Tesseract 5) or rapidocr (PP-OCRv4)")
     p.add_argument("--tesseract-cmd", default="tesseract", help="the Tesseract executable")
     p.add_argument("--ocr-size", choices=["crop", "text"], default="text",
-                   help="word crops: size of the rectified crops Tesseract reads: 'text' (default) the sampled "
+                   help="word crops: size of the rectified crops the OCR engine reads: 'text' (default) the sampled "
                         "region's own height and length, so a flattened word keeps its proportions; 'crop' the raw "
                         "crop's size")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
@@ -297,26 +305,25 @@ def word_crops(args, files: List[str], labels: Dict[str, str], models: tuple, wr
         rectified += [r.image for r in res]
         details += res
 
-    tess_raw = tess_rect = None
-    if args.ocr == "tesseract":
-        from .rectify import run_tesseract
+    ocr_raw = ocr_rect = None
+    if args.ocr != "none":
         for_ocr = rectified
         if rectifier is not None and args.ocr_size != "text":
             for_ocr = rectifier(crops, out_size=args.ocr_size)
         if args.out_height and rectifier is not None and args.ocr_size == "text":
             for_ocr = rectifier(crops, out_size="text")
-        print(f"Tesseract reads {len(crops)} raw and {len(crops)} rectified crops ...", file=sys.stderr)
-        tess_raw = run_tesseract(crops, cmd=args.tesseract_cmd)
-        tess_rect = run_tesseract(for_ocr, cmd=args.tesseract_cmd)
+        print(f"{args.ocr} reads {len(crops)} raw and {len(crops)} rectified crops ...", file=sys.stderr)
+        ocr_raw = read_text(crops, args.ocr, **ocr_options(args))
+        ocr_rect = read_text(for_ocr, args.ocr, **ocr_options(args))
 
     for i, f in enumerate(progress(names, "writing", not args.no_progress)):
         parts = [f"{model_name}: {texts[i][0]}"] if model_name else []
-        if tess_raw is not None:
-            parts += [f"tess raw: {tess_raw[i]}", f"tess rect: {tess_rect[i]}"]
+        if ocr_raw is not None:
+            parts += [f"{args.ocr} raw: {ocr_raw[i]}", f"{args.ocr} rect: {ocr_rect[i]}"]
         t = details[i].transform if details[i] is not None else None
         writer.add(out_names[f], rectified[i], label=labels.get(osp.basename(f)), source=f,
                    recognizer=texts[i][0] if model_name else None,
-                   tesseract_raw=tess_raw[i] if tess_raw else None, tesseract=tess_rect[i] if tess_rect else None,
+                   **({f"{args.ocr}_raw": ocr_raw[i], args.ocr: ocr_rect[i]} if ocr_raw is not None else {}),
                    figure=None if args.no_figures else (lambda c=crops[i], r=rectified[i], t=t, cap=" | ".join(parts):
                                                        draw_rectification(c, r, t, cap)))
 
@@ -385,11 +392,10 @@ def scene_regions(args, items: Dict[str, list], prefixes: Dict[str, str], refine
                        polygon=np.round(region.points, 2).flatten().tolist(),
                        figure=None if args.no_figures else (lambda img=img, pts=region.points, c=crop, cap=region.text:
                                                            draw_region_rectification(img, pts, c, cap)))
-    if args.ocr == "tesseract" and ocr_inputs:
-        from .rectify import run_tesseract
-        print(f"Tesseract reads {len(ocr_inputs)} rectified crops ...", file=sys.stderr)
-        readings = run_tesseract([c for _, c in ocr_inputs], cmd=args.tesseract_cmd)
-        writer.set_column("tesseract", dict(zip([n for n, _ in ocr_inputs], readings)))
+    if args.ocr != "none" and ocr_inputs:
+        print(f"{args.ocr} reads {len(ocr_inputs)} rectified crops ...", file=sys.stderr)
+        readings = read_text([c for _, c in ocr_inputs], args.ocr, **ocr_options(args))
+        writer.set_column(args.ocr, dict(zip([n for n, _ in ocr_inputs], readings)))
 
 
 class Outputs:
@@ -398,7 +404,9 @@ class Outputs:
     Every output name is written once: a second crop under one name is an error (it
     would replace the first and mislabel the training set)."""
 
-    COLUMNS = ("name", "source", "region", "recognizer", "tesseract_raw", "tesseract", "label")
+    COLUMNS = ("name", "source", "region", "recognizer", *(c for e in ENGINES for c in (f"{e}_raw", e)), "label")
+    #: The columns that hold a reading of the crop (scored against the labels).
+    READINGS = tuple(c for c in COLUMNS if c not in ("name", "source", "region", "label"))
 
     def __init__(self, out_dir: str, figures: bool) -> None:
         self.out_dir = out_dir
@@ -442,7 +450,7 @@ class Outputs:
         for r in self.rows:
             if not r.get("label"):
                 continue
-            extra = {k: r[k] for k in ("source", "region", "polygon", "tesseract", "recognizer") if r.get(k) is not None}
+            extra = {k: r[k] for k in ("source", "region", "polygon", *ENGINES, "recognizer") if r.get(k) is not None}
             items.append(dict(img_path=f"rectified/{r['name']}", text=r["label"], **extra))
         write_textrecog_json(osp.join(self.out_dir, "textrecog.json"), items)
         print(f"wrote {len(self.rows)} rectified crops to {osp.join(self.out_dir, 'rectified')}, predictions.tsv"
@@ -454,12 +462,12 @@ class Outputs:
             print(f"skipped {self.skipped_regions} degenerate region(s)")
         labelled = [r for r in self.rows if r.get("label")]
         if not labelled:
-            if any(r.get("tesseract") is not None for r in self.rows):
+            if any(r.get(e) is not None for r in self.rows for e in ENGINES):
                 print("no labels: the readings are in predictions.tsv (no accuracy without labels)")
             return
         gts = [r["label"] for r in labelled]
         report = {}
-        for key in ("recognizer", "tesseract_raw", "tesseract"):
+        for key in self.READINGS:
             if any(r.get(key) is not None for r in labelled):
                 report[key] = text_recognition_scores([r.get(key) or "" for r in labelled], gts)
         if report:
@@ -468,6 +476,15 @@ class Outputs:
                 print(f"  {k:20s} {s['word_acc_ignore_case_symbol']:.3f} / {s['one_minus_ned']:.3f}")
             with open(osp.join(self.out_dir, "scores.json"), "w") as fh:
                 json.dump(report, fh, indent=1)
+
+
+def ocr_options(args) -> dict:
+    """The options of ``--ocr``'s engine from the command line."""
+    if args.ocr == "tesseract":
+        return dict(cmd=args.tesseract_cmd)
+    if args.ocr == "rapidocr" and args.threads:
+        return dict(threads=args.threads)
+    return {}
 
 
 def _short_warning(message, category, filename, lineno, line=None):
@@ -487,13 +504,14 @@ def prepare_out_dir(out_dir: str, overwrite: bool) -> None:
 def run(args: argparse.Namespace) -> None:
     """The tool's work: every input is read and checked before the output folder is
     touched, so a bad input leaves it as it was."""
-    from .rectify import TESSERACT_HELP, tesseract_available
-
+    check_device(args.device)
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    if args.ocr == "tesseract" and not tesseract_available(args.tesseract_cmd):
-        raise FileNotFoundError(f"--ocr tesseract: {TESSERACT_HELP}")
+    if args.ocr != "none":
+        missing = engine_missing_reason(args.ocr, **ocr_options(args))
+        if missing:
+            raise FileNotFoundError(f"--ocr {args.ocr}: {missing}")
     check_output_dir(args.out_dir, args.overwrite, "--out-dir")
     if args.annotations:
         items = annotated_images(args)

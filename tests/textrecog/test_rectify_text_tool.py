@@ -133,3 +133,23 @@ def test_argument_errors():
         tool.parse_args(["a", "b"])             # 2 positionals: neither form
     with pytest.raises(SystemExit):
         tool.parse_args(["scenes", "--annotations", "gt"])   # no --format
+
+
+def test_crops_read_by_pp_ocr_and_a_missing_cuda_device(crops_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit, match="error: --device cuda: CUDA is not available on this machine"):
+        _tool().main([str(crops_dir), "--device", "cuda", "--out-dir", str(tmp_path / "cuda"), "--no-progress"])
+    assert not (tmp_path / "cuda").exists()
+    from stn_plugin.rectify.ocr_engines import rapidocr_available
+    if not rapidocr_available():
+        pytest.skip("rapidocr_onnxruntime is not installed (pip install 'stn_plugin[ocr]'; the set-up installs it): "
+                    "--ocr rapidocr not run; the --device check ran")
+    torch.set_num_threads(1)
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning, match="unreadable"):
+        _tool().main([str(crops_dir), "--ocr", "rapidocr", "--out-dir", str(out), "--no-progress", "--threads", "1",
+                      "--labels", str(crops_dir / "labels.tsv"), "--no-figures"])
+    rows = _tsv(out / "predictions.tsv")
+    assert "rapidocr_raw" in rows[0] and "rapidocr" in rows[0] and "tesseract" not in rows[0]
+    assert set(json.load(open(out / "scores.json"))) == {"rapidocr_raw", "rapidocr"}
+    assert all(e["rapidocr"] is not None for e in json.load(open(out / "textrecog.json"))["data_list"])
