@@ -8,7 +8,7 @@ _base_ = ['_base_/schedule_cpu.py']
 custom_imports = dict(imports=['stn_plugin'], allow_failed_imports=False)
 default_scope = 'mmdet'
 
-max_iters = 8000
+max_iters = 5000
 model = dict(type='TextOutlineRectifier',
              net=dict(height=32, max_width=512, channels=(12, 24, 48, 64), context=64))
 

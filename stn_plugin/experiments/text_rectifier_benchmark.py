@@ -1,9 +1,12 @@
-"""Throughput of the learned text rectifier on word crops of mixed sizes.
+"""Throughput of the learned text rectifier on word or line crops of mixed sizes.
 
-    python tools/benchmark_text_rectifier.py [--num 512] [--threads 2] [--device cpu] [--rectifier tps-words]
+    python tools/benchmark_text_rectifier.py [--crops words|lines] [--num 512] [--threads 2] [--device cpu]
+        [--rectifier text-lines]
 
-Rectification only (no recognizer, no OCR): synthetic word crops of mixed sizes (the
-generator's curved / arc / perspective words, 20-64 px high, as numpy RGB arrays in
+Rectification only (no recognizer, no OCR): synthetic crops of mixed sizes (``words``:
+the word generator's curved / arc / perspective words, 20-64 px high; ``lines``: text
+lines of 3-8 words, flat, rotated, curled, in perspective and along arcs, from
+:mod:`stn_plugin.datasets.text_crops` in the held-out fonts; as numpy RGB arrays in
 memory) go through ``TextRectifier.__call__`` -- localization net in batches, then
 each crop sampled once at its own text size. Prints crops per second for the
 default (batched, sampling grids interpolated between exact nodes) and, side by side
@@ -17,6 +20,8 @@ import argparse
 import time
 from typing import Optional, Sequence
 
+from ..rectify.rectifier_file import DEFAULT_RECTIFIER
+
 __all__ = ["parse_args", "main"]
 
 
@@ -26,7 +31,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=64, help="crops per localization-net batch")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
-    p.add_argument("--rectifier", default="tps-words", help="shipped rectifier name or rectifier file")
+    p.add_argument("--crops", choices=("words", "lines"), default="words", help="word or text-line crops")
+    p.add_argument("--rectifier", default=DEFAULT_RECTIFIER, help="shipped rectifier name or rectifier file")
     p.add_argument("--out-size", default="text", help="'text', 'crop', 'model' or H,W")
     p.add_argument("--repeats", type=int, default=3, help="timed runs (the best is reported)")
     p.add_argument("--seed", type=int, default=1, help="seed of the generated test crops")
@@ -38,13 +44,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     import numpy as np
     import torch
     torch.set_num_threads(args.threads)
-    from ..textrecog.synthetic_words import make_sample
+    from ..datasets.text_crops import LINE_KINDS, crop_style, make_text_crop
     from ..rectify import TextRectifier
+    from ..textrecog.synthetic_words import make_sample
 
     out_size = tuple(int(v) for v in args.out_size.split(",")) if "," in args.out_size else args.out_size
     rectifier = TextRectifier.from_pretrained(args.rectifier, device=args.device, batch_size=args.batch_size,
                                               out_size=out_size)
-    crops = [make_sample(args.seed, i, distortions=("curve", "arc", "perspective")).image for i in range(args.num)]
+    if args.crops == "words":
+        crops = [make_sample(args.seed, i, distortions=("curve", "arc", "perspective")).image for i in range(args.num)]
+    else:
+        style = crop_style("held_out")
+        crops = [make_text_crop(args.seed, i, LINE_KINDS, style.fonts, style.photos).image for i in range(args.num)]
     hs = np.array([c.shape[0] for c in crops])
     ws = np.array([c.shape[1] for c in crops])
     print(f"{rectifier!r}")

@@ -16,12 +16,14 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import nn
 
-__all__ = ["PRETRAINED_DIR", "PRETRAINED", "FILE_FORMAT", "FILE_VERSION", "pretrained_path", "rectifier_spec",
-           "load_rectifier_file", "save_rectifier_file"]
+__all__ = ["DEFAULT_RECTIFIER", "PRETRAINED_DIR", "PRETRAINED", "FILE_FORMAT", "FILE_VERSION", "pretrained_path",
+           "rectifier_spec", "load_rectifier_file", "save_rectifier_file"]
 
 PRETRAINED_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), "textrecog", "pretrained")
 #: Rectifiers shipped with the package: name -> file in :data:`PRETRAINED_DIR`.
 PRETRAINED = {"tps-words": "tps-words.pt"}
+#: What :meth:`~stn_plugin.rectify.TextRectifier.from_pretrained` loads by default.
+DEFAULT_RECTIFIER = "tps-words"
 FILE_FORMAT = "stn_plugin.text_rectifier"
 FILE_VERSION = 1
 _REQUIRED = ("preprocessor", "in_channels", "mean", "std", "input_size", "state_dict")

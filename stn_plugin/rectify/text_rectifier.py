@@ -39,7 +39,7 @@ from ..geometry.transforms import TPSTransform, Transform, compose_transforms
 from ..ops.warp import warp
 from .images import ImageLike, TextCrop, aspect_input, model_input, padded_batch, read_crop
 from .preprocessor import build_preprocessor
-from .rectifier_file import load_rectifier_file, pretrained_path, rectifier_spec, save_rectifier_file
+from .rectifier_file import DEFAULT_RECTIFIER, load_rectifier_file, pretrained_path, rectifier_spec, save_rectifier_file
 
 __all__ = ["OUT_SIZES", "Rectification", "TextRectifier", "check_out_size"]
 
@@ -155,10 +155,11 @@ class TextRectifier:
 
     # -- construction -------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, name_or_path: str = "tps-words", device: Union[str, torch.device] = "cpu",
+    def from_pretrained(cls, name_or_path: str = DEFAULT_RECTIFIER, device: Union[str, torch.device] = "cpu",
                         **kwargs) -> "TextRectifier":
-        """A shipped rectifier by name (:data:`~stn_plugin.rectify.rectifier_file.PRETRAINED`)
-        or a rectifier file's path."""
+        """A shipped rectifier by name (:data:`~stn_plugin.rectify.rectifier_file.PRETRAINED`;
+        default :data:`~stn_plugin.rectify.rectifier_file.DEFAULT_RECTIFIER`) or a
+        rectifier file's path."""
         return cls(None, pretrained_path(name_or_path), device=device, **kwargs)
 
     @classmethod
@@ -303,14 +304,16 @@ class TextRectifier:
         out_size = self.out_size if out_size is None else check_out_size(out_size)
         if isinstance(out_size, list) and len(out_size) != len(items):
             raise ValueError(f"out_size has {len(out_size)} sizes for {len(items)} images")
-        results = []
+        order = self._batching_order(items)
+        results = [None] * len(items)
         for start in range(0, len(items), self.batch_size):
-            chunk = items[start:start + self.batch_size]
-            crops = [read_crop(img, f"images[{start + i}]", self.channel_order) for i, img in enumerate(chunk)]
+            indices = order[start:start + self.batch_size]
+            chunk = [items[j] for j in indices]
+            crops = [read_crop(img, f"images[{j}]", self.channel_order) for j, img in zip(indices, chunk)]
             transform, flatness = self._predict(crops)
             crop_sizes = [c.size for c in crops]
             regions = region_sizes(transform, crop_sizes)
-            sizes = self._sizes(regions, crop_sizes, out_size[start:start + self.batch_size]
+            sizes = self._sizes(regions, crop_sizes, [out_size[j] for j in indices]
                                 if isinstance(out_size, list) else out_size)
             ratios = ([auto_sampling_ratio(r, s, self.max_side ** 2) for r, s in zip(regions, sizes)]
                       if self.sampling_ratio == "auto" else [self.sampling_ratio] * len(sizes))
@@ -326,15 +329,31 @@ class TextRectifier:
                 else:
                     out = self._like_input(self._sample(crop, samplers[i], size, ratios[i]), img, crop.scale)
                 if not return_details:
-                    results.append(out)
+                    results[indices[i]] = out
                     continue
                 t = transform.select(slice(i, i + 1))
                 cps = None
                 if isinstance(t, TPSTransform):
                     cps = normalized_to_pixel(t.control_points[0].double().cpu(), crop.size).numpy()
-                results.append(Rectification(out, t, outlines[i], cps, tuple(crop.size if kept else size), p_flat,
-                                             kept))
+                results[indices[i]] = Rectification(out, t, outlines[i], cps, tuple(crop.size if kept else size),
+                                                    p_flat, kept)
         return results[0] if single else results
+
+    def _batching_order(self, items: Sequence[ImageLike]) -> List[int]:
+        """The order crops go through the localization net in: for a net that sees crops
+        at their own aspect, by aspect ratio when every size is known without reading a
+        file, so that a batch pads little; else as given. Results keep the input order."""
+        if not getattr(self.module, "keeps_aspect", False) or len(items) <= 1:
+            return list(range(len(items)))
+        aspects = []
+        for img in items:
+            if isinstance(img, Tensor) and img.dim() == 3:
+                aspects.append(img.shape[2] / max(img.shape[1], 1))
+            elif isinstance(img, np.ndarray) and img.ndim in (2, 3):
+                aspects.append(img.shape[1] / max(img.shape[0], 1))
+            else:
+                return list(range(len(items)))
+        return sorted(range(len(items)), key=aspects.__getitem__)
 
     def _sample(self, crop: TextCrop, transform: Transform, size: Sequence[int], sampling_ratio: int) -> Tensor:
         """``(C, h, w)`` float32 in ``[0, 255]`` on the device: ``crop`` sampled once by a

@@ -81,3 +81,13 @@ def test_bad_arguments_are_named():
         crop_style("test")
     assert abs(sum(TRAINING_WEIGHTS.values()) - 1.0) < 1e-9 and set(TRAINING_WEIGHTS) == set(KINDS)
     assert sum(TRAINING_WEIGHTS[k] for k in FLAT_KINDS) >= 0.25
+
+
+def test_the_set_up_installs_every_font_package():
+    from pathlib import Path
+
+    from stn_plugin.datasets.text_rendering import FONT_PACKAGES
+
+    script = (Path(__file__).resolve().parents[2] / "tools" / "setup_env.sh").read_text()
+    listed = script.split("STN_TEXT_APT_PACKAGES=(", 1)[1].split(")", 1)[0].split()
+    assert set(FONT_PACKAGES) <= set(listed), set(FONT_PACKAGES) - set(listed)
