@@ -43,7 +43,7 @@ MMENGINE_VERSION=0.10.7
 MMDET_VERSION=3.3.0
 SETUPTOOLS_SPEC='setuptools>=77,<81'
 # the package's extras (pyproject.toml) that the tests and the demo need
-EXTRAS=test,detection,textrecog,demo,deploy,tensorboard
+EXTRAS=test,detection,textrecog,demo,deploy,ocr,tensorboard
 LOCK="$ROOT/requirements/lock.txt"
 UNLOCKED="${STN_UNLOCKED:-0}"
 case "$UNLOCKED" in 0|1|holds) ;; *) echo "[setup] error: STN_UNLOCKED must be 0, 1 or holds, got '$UNLOCKED'" >&2; exit 1;; esac
@@ -110,13 +110,16 @@ step() {
 }
 
 # ---- system packages for text rectification (begin) ---------------------------------
-# Tesseract reads word crops (tools/rectify_text.py --ocr tesseract, the unseen-font
-# evaluation); the Liberation / FreeFont faces draw that evaluation's words in fonts the
-# synthetic training set never uses (it uses DejaVu). Installed with apt-get only when
+# Tesseract reads text crops (tools/rectify_text.py --ocr tesseract, the text-rectifier
+# evaluations); the font packages hold the families of the text generators: the training
+# families and the held-out ones (Liberation, FreeFont, Caladea) that evaluations draw in
+# (stn_plugin.datasets.text_rendering.FONT_PACKAGES). Installed with apt-get only when
 # missing, before the Python stamp check so a fresh machine gets them even when the venv
 # is up to date; without root / apt-get, or if apt-get fails, the set-up goes on and the
 # OCR parts of the text tools and tests say what is missing.
-STN_TEXT_APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng fonts-liberation fonts-freefont-ttf fonts-dejavu-core)
+STN_TEXT_APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-roboto-unhinted fonts-open-sans
+  fonts-lato fonts-ebgaramond fonts-cantarell fonts-crosextra-carlito fonts-urw-base35 fonts-liberation
+  fonts-freefont-ttf fonts-crosextra-caladea)
 stn_apt_missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for pkg in "${STN_TEXT_APT_PACKAGES[@]}"; do
