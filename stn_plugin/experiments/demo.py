@@ -22,6 +22,7 @@
    only at its end, so no point of it matches a short run: the live run checks the
    pipeline end to end, and only the recorded one ranks the variants.
 
+Paths are relative to the current folder (``make demo`` runs in the repository's root).
 Writes into ``<out>/text_<timestamp>/`` (``side_by_side.png``, ``results.md``,
 ``results.json``) and, for detection, the benchmark's folders under ``<out>/detection``.
 """
@@ -36,6 +37,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
+
+from ..cli.argument_types import non_negative_int, positive_int
 
 __all__ = ["TEXT_KINDS", "RECORDED_DIGIT_SCENES", "RECORDED_COMMAND", "DEFAULT_ITERS", "DEFAULT_NUM_WORDS",
            "parse_args", "main", "text_part", "detection_part", "accuracy_table"]
@@ -67,30 +70,24 @@ _LABELS = {"baseline": "Faster R-CNN", "affine": "+ affine RoI rectifier", "tps"
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    repo = Path(__file__).resolve().parents[2]
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--num-words", type=int, default=DEFAULT_NUM_WORDS,
+    p.add_argument("--num-words", type=positive_int, default=DEFAULT_NUM_WORDS,
                    help=f"text part: words per kind (flat, rotate, perspective, curve, arc; default "
                         f"{DEFAULT_NUM_WORDS})")
     p.add_argument("--word-seed", type=int, default=0, help="text part: seed of the generated words")
-    p.add_argument("--figure-words", type=int, default=2,
+    p.add_argument("--figure-words", type=non_negative_int, default=2,
                    help="text part: words per kind in the side-by-side figure (the first ones; default 2)")
     p.add_argument("--tesseract-cmd", default="tesseract", help="text part: the Tesseract executable")
-    p.add_argument("--iters", type=int, default=DEFAULT_ITERS,
+    p.add_argument("--iters", type=positive_int, default=DEFAULT_ITERS,
                    help=f"detection part: training iterations (batch 8) per variant (default {DEFAULT_ITERS})")
-    p.add_argument("--out", default=str(repo / "work_dirs" / "demo"),
+    p.add_argument("--out", default="work_dirs/demo",
                    help="parent folder: text_<timestamp>/ for the text part, detection/ for the trainings "
                         "(each run a new timestamped subfolder)")
-    p.add_argument("--data", default=str(repo / "data" / "digit_scenes"),
+    p.add_argument("--data", default="data/digit_scenes",
                    help="detection part: digit-scenes folder; generated there if missing")
     p.add_argument("--skip-text", action="store_true", help="leave the text part out")
     p.add_argument("--skip-detection", action="store_true", help="leave the detection part out")
     args = p.parse_args(argv)
-    for name in ("num_words", "iters"):
-        if getattr(args, name) < 1:
-            p.error(f"argument --{name.replace('_', '-')}: expected an integer >= 1, got {getattr(args, name)}")
-    if args.figure_words < 0:
-        p.error(f"argument --figure-words: expected an integer >= 0, got {args.figure_words}")
     if args.skip_text and args.skip_detection:
         p.error("--skip-text and --skip-detection together leave nothing to run")
     return args
