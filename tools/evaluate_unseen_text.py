@@ -27,6 +27,8 @@ import os.path as osp
 import sys
 import time
 
+from stn_plugin.experiments.rectifier_options import add_rectifier_arguments, load_rectifier
+
 METHODS = (("raw", "raw box crop"), ("learned", "shipped rectifier on the crop"),
            ("geometric", "geometric, from the ground-truth polygon"),
            ("geometric+learned", "geometric, refined by the shipped rectifier"))
@@ -37,8 +39,7 @@ def parse_args(argv=None):
     p.add_argument("--work-dir", default="work_dirs/unseen_text", help="where the set, figures and results go")
     p.add_argument("--num", type=int, default=300, help="words in the set")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated word set")
-    p.add_argument("--rectifier", default="tps-words", help="shipped rectifier name or rectifier file")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
+    add_rectifier_arguments(p)
     p.add_argument("--tesseract-cmd", default="tesseract", help="the Tesseract executable")
     p.add_argument("--figures", type=int, default=8, help="side-by-side figures of the first N words")
     return p.parse_args(argv)
@@ -56,7 +57,6 @@ def main(argv=None):
     from stn_plugin.textrecog.metrics import text_recognition_scores
     from stn_plugin.textrecog.rectify import TESSERACT_HELP, run_tesseract, tesseract_available
     from stn_plugin.textrecog.scene_words import write_scene_words
-    from stn_plugin.rectify import TextRectifier
 
     if not tesseract_available(args.tesseract_cmd):
         sys.exit(TESSERACT_HELP)
@@ -72,7 +72,7 @@ def main(argv=None):
     def read(path):
         return cv2.cvtColor(cv2.imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
-    rectifier = TextRectifier.from_pretrained(args.rectifier, device=args.device)
+    rectifier = load_rectifier(args)
     words = [e["instances"][0]["text"] for e in entries]
     kinds = [e["distortion"] for e in entries]
     raw, geometric, refined = [], [], []

@@ -29,7 +29,12 @@ them. Each driver's command line is a thin script in ``tools/``.
   transformers, trained and tested side by side; its command lines
   :mod:`.mnist_comparison` (the paper's table, ``tools/compare_mnist.py``) and
   :mod:`.mnist_rts` (RTS, CNN vs ST-CNN, ``tools/mnist_rts_job.py``);
-* :mod:`.measurement`: the timing and peak-memory helpers the benchmarks share.
+* :mod:`.demo`: the demo (``make demo``, ``tools/demo.py``): the shipped text rectifier
+  under Tesseract on fonts it never saw, and a short detection run beside the recorded
+  full comparison;
+* :mod:`.measurement`: the timing and peak-memory helpers the benchmarks share;
+* :mod:`.rectifier_options`: the ``--rectifier`` / ``--device`` options of the drivers
+  that run a learned text rectifier.
 
 The submodules are imported on demand (``from stn_plugin.experiments import
 digit_scenes_benchmark``); importing this package imports none of them.
@@ -37,5 +42,5 @@ digit_scenes_benchmark``); importing this package imports none of them.
 
 __all__ = ["digit_scenes_benchmark", "rectifier_orientation", "detector_step_benchmark", "roi_sample_benchmark",
            "warp_benchmark", "spotting_benchmark", "textrecog_comparison", "text_rectifier_evaluation",
-           "text_rectifier_benchmark",
-           "mnist_experiment", "mnist_comparison", "mnist_rts", "measurement"]
+           "text_rectifier_benchmark", "mnist_experiment", "mnist_comparison", "mnist_rts", "demo", "measurement",
+           "rectifier_options"]

@@ -200,18 +200,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--scenes", default="default", choices=sorted(SCENE_PRESETS),
                         help="scene preset: 'default' (rotations up to 75 degrees) or 'any-orientation' "
                              "(every orientation, no 6 / 9)")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="digit-scenes folder; generated there if missing (default: data/digit_scenes, "
-                             "data/digit_scenes_<preset> for another --scenes)")
-    parser.add_argument("--num-train", type=int, default=800, help="training scenes to generate")
-    parser.add_argument("--num-val", type=int, default=200, help="validation scenes to generate")
-    parser.add_argument("--seed", type=int, default=0, help="data generation seed")
-    parser.add_argument("--num-test", type=int, default=0,
-                        help="also test every variant on this many separate scenes (generation seed + 1, "
-                             "held-out digits, in --test-data); 0: no test set")
-    parser.add_argument("--test-data", type=Path, default=None,
-                        help="folder of the --num-test scenes; generated there if missing (default: the --data "
-                             "default + '_test')")
+    # the data: where it is, how much of it and its generation seed
+    for flag, kind, default, text in (
+            ("--data", Path, None, "digit-scenes folder; generated there if missing (default: data/digit_scenes, "
+                                   "data/digit_scenes_<preset> for another --scenes)"),
+            ("--num-train", int, 800, "training scenes to generate"),
+            ("--num-val", int, 200, "validation scenes to generate"),
+            ("--seed", int, 0, "data generation seed"),
+            ("--num-test", int, 0, "also test every variant on this many separate scenes (generation seed + 1, "
+                                   "held-out digits, in --test-data); 0: no test set"),
+            ("--test-data", Path, None, "folder of the --num-test scenes; generated there if missing (default: "
+                                        "the --data default + '_test')")):
+        parser.add_argument(flag, type=kind, default=default, help=text)
     parser.add_argument("--train-seed", type=int, default=0, help="mmengine randomness.seed of every variant")
     parser.add_argument("--out", type=Path, default=Path("work_dirs/digit_scenes_benchmark"),
                         help="work dirs of the variants, their drawings (vis/) and the results_*.md tables")

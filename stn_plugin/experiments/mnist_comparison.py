@@ -72,11 +72,7 @@ def main(argv: Optional[Sequence[str]] = None):
                             log_interval=args.log_interval,
                             title="Distorted MNIST: FCN / CNN with and without spatial transformers",
                             log=lambda s: print(s, flush=True), fresh_distortions=args.fresh_distortions)
-    print()
-    print(result.table)
-    print(f"table:  {result.table_path}")
-    print(f"figure: {result.figure_path}")
-    print(f"total time: {result.total_seconds / 60:.1f} min")
+    result.print_report(result.total_seconds)
     return result
 
 

@@ -80,6 +80,18 @@ class ExperimentResult:
     figure_path: Optional[str] = None
     table: str = ""
 
+    def print_report(self, seconds: float, notes: Sequence[str] = (), figure_note: str = "") -> None:
+        """The lines that end a command line's run: the table, ``notes`` under it, where
+        the table and the figure (with ``figure_note``) were written, and ``seconds`` as
+        the total time."""
+        print()
+        print(self.table)
+        for line in notes:
+            print(line)
+        print(f"table:  {self.table_path}")
+        print(f"figure: {self.figure_path}{figure_note}")
+        print(f"total time: {seconds / 60:.1f} min")
+
 
 def config_path(configs_dir: Path, model: str, variant: str) -> Path:
     """``configs/mnist/<model>_<variant lower>.py``; raises if it is not shipped."""

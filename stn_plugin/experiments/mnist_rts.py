@@ -54,19 +54,16 @@ def main(argv: Optional[Sequence[str]] = None):
                             title="Distorted MNIST RTS job",
                             log=lambda s: print(s, flush=True))
     errors = {r.model: r.error for r in result.results}
-    print()
-    print(result.table)
     if args.max_iters < DEFAULT_MAX_ITERS:
-        print(f"{args.max_iters} iterations is a smoke run (the job's schedule is {DEFAULT_MAX_ITERS}): the errors "
-              "above say nothing about which model is better.")
+        note = (f"{args.max_iters} iterations is a smoke run (the job's schedule is {DEFAULT_MAX_ITERS}): the errors "
+                "above say nothing about which model is better.")
     else:
         verdict = ("lower" if errors["st-cnn-affine"] < errors["cnn"] else
                    "not lower" if errors["st-cnn-affine"] > errors["cnn"] else "equal")
-        print(f"ST-CNN (affine) test error {errors['st-cnn-affine']:.2f}% vs CNN {errors['cnn']:.2f}%: {verdict} "
-              "with the same budget.")
-    print(f"table:  {result.table_path}")
-    print(f"figure: {result.figure_path}  (test digits beside the spatial transformer's output)")
-    print(f"total time: {(time.perf_counter() - t0) / 60:.1f} min")
+        note = (f"ST-CNN (affine) test error {errors['st-cnn-affine']:.2f}% vs CNN {errors['cnn']:.2f}%: {verdict} "
+                "with the same budget.")
+    result.print_report(time.perf_counter() - t0, [note],
+                        figure_note="  (test digits beside the spatial transformer's output)")
     return result
 
 

@@ -1,7 +1,7 @@
 """Throughput of the learned text rectifier on word or line crops of mixed sizes.
 
     python tools/benchmark_text_rectifier.py [--crops words|lines] [--num 512] [--threads 2] [--device cpu]
-        [--rectifier text-lines]
+        [--rectifier NAME]
 
 Rectification only (no recognizer, no OCR): synthetic crops of mixed sizes (``words``:
 the word generator's curved / arc / perspective words, 20-64 px high; ``lines``: text
@@ -20,7 +20,7 @@ import argparse
 import time
 from typing import Optional, Sequence
 
-from ..rectify.rectifier_file import DEFAULT_RECTIFIER
+from .rectifier_options import add_rectifier_arguments, load_rectifier
 
 __all__ = ["parse_args", "main"]
 
@@ -30,9 +30,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--num", type=int, default=512, help="crops per run")
     p.add_argument("--batch-size", type=int, default=64, help="crops per localization-net batch")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
+    add_rectifier_arguments(p)
     p.add_argument("--crops", choices=("words", "lines"), default="words", help="word or text-line crops")
-    p.add_argument("--rectifier", default=DEFAULT_RECTIFIER, help="shipped rectifier name or rectifier file")
     p.add_argument("--out-size", default="text", help="'text', 'crop', 'model' or H,W")
     p.add_argument("--repeats", type=int, default=3, help="timed runs (the best is reported)")
     p.add_argument("--seed", type=int, default=1, help="seed of the generated test crops")
@@ -45,12 +44,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     import torch
     torch.set_num_threads(args.threads)
     from ..datasets.text_crops import LINE_KINDS, crop_style, make_text_crop
-    from ..rectify import TextRectifier
     from ..textrecog.synthetic_words import make_sample
 
     out_size = tuple(int(v) for v in args.out_size.split(",")) if "," in args.out_size else args.out_size
-    rectifier = TextRectifier.from_pretrained(args.rectifier, device=args.device, batch_size=args.batch_size,
-                                              out_size=out_size)
+    rectifier = load_rectifier(args, batch_size=args.batch_size, out_size=out_size)
     if args.crops == "words":
         crops = [make_sample(args.seed, i, distortions=("curve", "arc", "perspective")).image for i in range(args.num)]
     else:
@@ -77,8 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             best = min(best, time.perf_counter() - t0)
         return best
 
-    exact = TextRectifier.from_pretrained(args.rectifier, device=args.device, batch_size=args.batch_size,
-                                          out_size=out_size, grid_stride=1)
+    exact = load_rectifier(args, batch_size=args.batch_size, out_size=out_size, grid_stride=1)
     rows = [(f"batched ({args.batch_size} per batch), interpolated grids", run(lambda cs: rectifier(cs))),
             (f"batched ({args.batch_size} per batch), exact TPS grids", run(lambda cs: exact(cs))),
             ("one crop per call, interpolated grids", run(lambda cs: [rectifier(c) for c in cs]))]

@@ -21,8 +21,9 @@ Importing this package registers, into mmdet's registries (and the core modules,
 :mod:`.word_scenes` generates the word-scenes set (COCO format with transcriptions),
 :mod:`.word_crops` cuts its words out for crop-level recognizers,
 :mod:`.checkpoints` joins a detector's and a crop recognizer's weights into a
-spotter's; :mod:`stn_plugin.experiments.spotting_benchmark` compares detect-then-read
-pipelines with end-to-end spotters (``tools/spotting_benchmark.py``).
+spotter's, :mod:`.spot_cli` is the command line of ``tools/spot_text.py``;
+:mod:`stn_plugin.experiments.spotting_benchmark` compares detect-then-read pipelines
+with end-to-end spotters (``tools/spotting_benchmark.py``).
 """
 from ..registration import register_core_modules
 
