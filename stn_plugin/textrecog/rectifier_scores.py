@@ -12,7 +12,7 @@ from .metrics import text_recognition_scores
 from .rectify import run_tesseract
 from .synthetic_words import WARP_POINTS, make_sample
 
-__all__ = ["fixed_set_scores"]
+__all__ = ["fixed_set_scores", "outline_scores"]
 
 
 @torch.no_grad()
@@ -44,3 +44,32 @@ def fixed_set_scores(rectifier: TextRectifier, seed: int = 1, num: int = 64,
                       tesseract_raw_word_acc=text_recognition_scores(raw, words)["word_acc_ignore_case_symbol"],
                       tesseract_rectified_word_acc=text_recognition_scores(flat, words)["word_acc_ignore_case_symbol"])
     return scores
+
+
+@torch.no_grad()
+def outline_scores(rectifier: TextRectifier, seed: int = 1, num: int = 64) -> Dict[str, float]:
+    """An outline rectifier's scores on the first ``num`` held-out text crops of ``seed``
+    (:func:`~stn_plugin.datasets.text_crops.make_text_crop`, every kind, the held-out
+    fonts and photos): ``error``, the mean distance of its predicted edge points (the
+    TPS's top and bottom rows) from the true ones at the same fractions of the text,
+    ``end_error`` the same for the two ends of both edges, both in text heights; and
+    ``flat_acc``, how often its flatness (> 0.5) says right whether the text is flat."""
+    from ..datasets.text_crops import EDGE_POINTS, FLAT_KINDS, KINDS, crop_style, make_text_crop
+    from ..geometry.outline import resample_outline
+
+    style = crop_style("held_out")
+    samples = [make_text_crop(seed, i, tuple(KINDS), style.fonts, style.photos) for i in range(num)]
+    details = rectifier([s.image for s in samples], return_details=True)
+    errors, ends, flat_right = [], [], []
+    for s, d in zip(samples, details):
+        n = d.control_points.shape[0] // rectifier.module.rows
+        predicted = np.stack([d.control_points[:n], d.control_points[-n:]]) - 0.5  # continuous -> index px
+        truth = torch.from_numpy(np.stack([s.top, s.bottom]).astype(np.float64))
+        truth = resample_outline(truth, n, torch.full((2,), EDGE_POINTS)).numpy()
+        height = float(np.linalg.norm(s.bottom - s.top, axis=1).mean())
+        dist = np.linalg.norm(predicted - truth, axis=-1) / height
+        errors.append(dist.mean())
+        ends.append(dist[:, [0, -1]].mean())
+        flat_right.append((d.flatness > 0.5) == (s.kind in FLAT_KINDS))
+    return dict(num=num, seed=seed, error=float(np.mean(errors)), end_error=float(np.mean(ends)),
+                flat_acc=float(np.mean(flat_right)))

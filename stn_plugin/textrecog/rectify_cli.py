@@ -4,6 +4,10 @@ rectifier, or scene images with text polygons geometrically -- and show what was
 Word crops, with the shipped rectifier (no config or checkpoint needed)::
 
     python tools/rectify_text.py path/to/crops [--ocr tesseract|rapidocr] [--out-dir work_dirs/rectified_text]
+        [--keep-flat]
+
+``--keep-flat`` passes crops that the rectifier judges flat through untouched (the
+outline rectifiers predict it).
 
 Word crops, with a trained recognizer (its rectifier rectifies, it reads the crops)::
 
@@ -66,6 +70,7 @@ from ..cli.errors import exit_on_bad_input
 from ..cli.paths import IMAGE_EXTS, image_files
 from ..cli.devices import check_device
 from ..datasets.output_folders import check_output_dir, remove_earlier_outputs, unique_output_names
+from ..rectify.rectifier_file import DEFAULT_RECTIFIER
 from ..rectify.ocr_engines import ENGINES, engine_missing_reason, read_text
 from .region_annotations import ANNOTATION_FORMATS, read_json
 
@@ -84,8 +89,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--out-dir", default="work_dirs/rectified_text", help="output folder")
     p.add_argument("--overwrite", action="store_true",
                    help="write into a non-empty --out-dir, deleting the files an earlier run wrote there")
-    p.add_argument("--rectifier", default="tps-words",
-                   help="shipped rectifier name or rectifier file, used without CONFIG CHECKPOINT (default tps-words)")
+    p.add_argument("--rectifier", default=DEFAULT_RECTIFIER,
+                   help="shipped rectifier name or rectifier file, used without CONFIG CHECKPOINT "
+                        f"(default {DEFAULT_RECTIFIER})")
+    p.add_argument("--keep-flat", action="store_true",
+                   help="pass crops the rectifier judges flat through untouched (rectifiers that predict flatness)")
     p.add_argument("--annotations", help="text-region annotations of scene images (a file or folder of --format)")
     p.add_argument("--format", choices=ANNOTATION_FORMATS, help="format of --annotations")
     p.add_argument("--refine", action="store_true",
@@ -234,6 +242,8 @@ def _load_rectifier(args, **kwargs):
     import pickle
 
     from .text_rectifier import TextRectifier
+    if getattr(args, "keep_flat", False):
+        kwargs["keep_flat"] = True
     try:
         if args.config:
             return TextRectifier(args.config, args.checkpoint, device=args.device, **kwargs)
