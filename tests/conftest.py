@@ -75,7 +75,7 @@ def outline_rectifier_file(tmp_path):
     from stn_plugin.rectify.rectifier_file import rectifier_spec, save_rectifier_file
 
     torch.manual_seed(1)
-    cfg = dict(channels=(4, 8, 8, 8), context=8)
+    cfg = dict(channels=(4, 8, 8, 8), context=8, outline_margin=(0.2, 0.1))
     net = TextOutlineNet(**cfg)
     with torch.no_grad():
         net.head.weight.normal_(0, 0.1)

@@ -90,6 +90,7 @@ class OnnxTextRectifier:
         self.std = np.asarray(json.loads(meta["std"]), np.float32)[:, None, None]
         self.height, self.max_width = int(meta["height"]), int(meta["max_width"])
         self.edge_points, self.rows = int(meta["edge_points"]), int(meta["rows"])
+        self.outline_margin = tuple(json.loads(meta.get("outline_margin", "[0, 0]")))
         xs = np.linspace(-1.0, 1.0, self.edge_points)
         self.spline = _Spline(np.concatenate([np.stack([xs, np.full_like(xs, 2 * f - 1)], 1)
                                               for f in np.linspace(0.0, 1.0, self.rows)]))
@@ -115,15 +116,34 @@ class OnnxTextRectifier:
         for i, a in enumerate(inputs):
             batch[i, :, :, :a.shape[2]] = a
         edges, flat_logit = self.session.run(None, {"crops": batch, "widths": widths})
-        fractions = np.linspace(0.0, 1.0, self.edge_points)
         top, bottom = [], []
         for i, cols in enumerate(widths // _COLUMN_STRIDE):
-            pos = np.arange(cols) / (cols - 1)
-            resampled = [np.stack([np.interp(fractions, pos, edges[i, e, :cols, c]) for c in range(2)], 1)
-                         for e in range(2)]
-            top.append(resampled[0])
-            bottom.append(resampled[1])
+            t, b = self._outline(edges[i, :, :cols].astype(np.float64), crops[i].shape[1] / crops[i].shape[0])
+            top.append(t)
+            bottom.append(b)
         return np.stack(top), np.stack(bottom), 1 / (1 + np.exp(-flat_logit.astype(np.float64)))
+
+    def _outline(self, edges: np.ndarray, aspect: float) -> Tuple[np.ndarray, np.ndarray]:
+        """One crop's ``(2, columns, 2)`` edges -> top and bottom at ``edge_points``,
+        grown by the outline margin (``TextOutlineNet.outline_points``)."""
+        cols = edges.shape[1]
+        ends, sides = self.outline_margin
+        positions = np.linspace(0.0, 1.0, self.edge_points)
+        if ends > 0:
+            px = np.array([aspect, 1.0])
+            height = np.linalg.norm((edges[1] - edges[0]) * px, axis=1).mean()
+            centre = (edges[0] + edges[1]) / 2 * px
+            length = max(np.linalg.norm(np.diff(centre, axis=0), axis=1).sum(), 1e-6)
+            extra = ends * height / length
+            positions = positions * (1 + 2 * extra) - extra
+        positions = positions * (cols - 1)
+        lo = np.clip(np.floor(positions).astype(int), 0, cols - 2)
+        frac = (positions - lo)[:, None]
+        top, bottom = [e[lo] * (1 - frac) + e[lo + 1] * frac for e in edges]
+        if sides > 0:
+            across = bottom - top
+            top, bottom = top - sides * across, bottom + sides * across
+        return top, bottom
 
     @staticmethod
     def _check(crop, i: int) -> np.ndarray:

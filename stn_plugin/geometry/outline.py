@@ -52,17 +52,27 @@ def outline_targets(n: int, rows: int = OUTLINE_ROWS) -> Tensor:
                       for f in torch.linspace(0.0, 1.0, rows, dtype=torch.float64).tolist()], 0)
 
 
-def points_along(edge: Tensor, positions: Tensor) -> Tensor:
+def points_along(edge: Tensor, positions: Tensor, extrapolate: bool = False,
+                 lengths: Optional[Tensor] = None) -> Tensor:
     """Points of ``(N, L, 2)`` polylines at fractional point indices ``positions``
-    ``(N, M)`` (``0`` the first point, ``L - 1`` the last; linear in between, clamped to
-    the polyline), ``(N, M, 2)``; differentiable in ``edge``."""
+    ``(N, M)`` (``0`` the first point, ``length - 1`` the last; linear in between),
+    ``(N, M, 2)``; differentiable in ``edge``. ``lengths`` ``(N,)``: the valid points of
+    each polyline (its first ``lengths[i]``; default all ``L``). Positions beyond the ends
+    are clamped to them, or with ``extrapolate`` continue the first / last segment."""
     check_tensor(edge, "edge", dims=(3,), last_dims=(None, 2))
-    if edge.shape[1] < 2:
-        raise ValueError(f"edge needs at least 2 points, got {edge.shape[1]}")
+    if lengths is None:
+        lengths = torch.full((edge.shape[0],), edge.shape[1], device=edge.device, dtype=torch.long)
+    lengths = torch.as_tensor(lengths, device=edge.device).long()
+    if lengths.shape != edge.shape[:1] or (lengths < 2).any() or (lengths > edge.shape[1]).any():
+        raise ValueError(f"lengths must be ({edge.shape[0]},) within [2, {edge.shape[1]}] (at least 2 points per "
+                         f"edge), got {lengths.tolist()}")
     if positions.dim() != 2 or positions.shape[0] != edge.shape[0]:
         raise ValueError(f"positions must be ({edge.shape[0]}, M), got {tuple(positions.shape)}")
-    positions = positions.to(edge.dtype).clamp(0, edge.shape[1] - 1)
-    lo = positions.floor().long().clamp(max=edge.shape[1] - 2)
+    last = (lengths[:, None] - 1).to(edge.dtype)
+    positions = positions.to(edge.dtype)
+    if not extrapolate:
+        positions = torch.minimum(positions.clamp_min(0), last)
+    lo = torch.minimum(positions.floor().long().clamp_min(0), lengths[:, None] - 2)
     frac = (positions - lo.to(edge.dtype))[..., None]
     index = lo[..., None].expand(-1, -1, 2)
     return torch.gather(edge, 1, index) * (1 - frac) + torch.gather(edge, 1, index + 1) * frac
@@ -71,16 +81,12 @@ def points_along(edge: Tensor, positions: Tensor) -> Tensor:
 def resample_outline(edge: Tensor, n: int, lengths: Optional[Tensor] = None) -> Tensor:
     """``(N, L, 2)`` polylines -> ``(N, n, 2)``: :func:`points_along` at ``n`` even
     fractions of the point index (ends kept), differentiable. ``lengths`` ``(N,)``: the
-    valid points of each polyline (its first ``lengths[i]``; default all ``L``)."""
-    check_tensor(edge, "edge", dims=(3,), last_dims=(None, 2))
+    valid points of each polyline (default all ``L``)."""
     if lengths is None:
         lengths = torch.full((edge.shape[0],), edge.shape[1], device=edge.device, dtype=torch.long)
     lengths = torch.as_tensor(lengths, device=edge.device).long()
-    if lengths.shape != edge.shape[:1] or (lengths < 2).any() or (lengths > edge.shape[1]).any():
-        raise ValueError(f"lengths must be ({edge.shape[0]},) within [2, {edge.shape[1]}] (at least 2 points per "
-                         f"edge), got {lengths.tolist()}")
     fractions = torch.linspace(0.0, 1.0, n, dtype=edge.dtype, device=edge.device)
-    return points_along(edge, fractions[None] * (lengths[:, None] - 1).to(edge.dtype))
+    return points_along(edge, fractions[None] * (lengths[:, None] - 1).to(edge.dtype), lengths=lengths)
 
 
 def outline_tps(top: Tensor, bottom: Tensor, rows: int = OUTLINE_ROWS) -> TPSTransform:

@@ -2,10 +2,11 @@
 OpenCV alone (``pip install 'stn_plugin[rectify]'``; no OpenMMLab)::
 
     from stn_plugin.rectify import TextRectifier
-    rectifier = TextRectifier.from_pretrained('tps-words')
+    rectifier = TextRectifier.from_pretrained()      # 'text-lines': words and text lines
     flat = rectifier(crops)
 
 :mod:`.text_rectifier` (the API), :mod:`.images` (what inputs are accepted and how),
+:mod:`.outline_net` (the net that predicts a text's outline at the crop's own aspect),
 :mod:`.rectifier_file` (the file format and the shipped rectifiers),
 :mod:`.preprocessor` (the module built from a file), :mod:`.ocr_engines` (``read_text``:
 the crops read by Tesseract or PP-OCRv4). :mod:`stn_plugin.textrecog`

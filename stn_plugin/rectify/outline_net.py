@@ -31,12 +31,12 @@ torch.Size([2, 80, 2])
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence, Tuple
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from ..geometry.outline import OUTLINE_ROWS, outline_tps, resample_outline
+from ..geometry.outline import OUTLINE_ROWS, outline_tps, points_along
 from ..geometry.transforms import TPSTransform
 from ..geometry.validation import is_tracing
 
@@ -74,6 +74,10 @@ class TextOutlineNet(nn.Module):
         context: width of the column features.
         edge_points: outline points per edge handed to the TPS.
         rows: rows of TPS control points from edge to edge.
+        outline_margin: ``(ends, sides)``: the predicted outline is grown by ``ends``
+            text heights beyond each end (continuing the edges) and ``sides`` text
+            heights above and below, when it becomes the TPS: room for the prediction's
+            error, so that no letter is cut (training compares the raw outline).
     """
 
     family = _FlatFamily()
@@ -81,7 +85,7 @@ class TextOutlineNet(nn.Module):
 
     def __init__(self, in_channels: int = 3, height: int = 32, max_width: int = 512,
                  channels: Sequence[int] = (16, 32, 64, 96), context: int = 96, edge_points: int = 16,
-                 rows: int = OUTLINE_ROWS) -> None:
+                 rows: int = OUTLINE_ROWS, outline_margin: Sequence[float] = (0.0, 0.0)) -> None:
         super().__init__()
         if height % 16 or height < 16:
             raise ValueError(f"height must be a positive multiple of 16, got {height}")
@@ -92,6 +96,9 @@ class TextOutlineNet(nn.Module):
             raise ValueError(f"channels must give the 4 stages' widths, got {channels}")
         self.in_channels, self.height, self.max_width = in_channels, height, max_width
         self.edge_points, self.rows = edge_points, rows
+        if len(outline_margin) != 2 or min(outline_margin) < 0:
+            raise ValueError(f"outline_margin must be (ends, sides) >= 0, got {outline_margin}")
+        self.outline_margin = tuple(float(m) for m in outline_margin)
         self.out_size = None
         # outlines of loose crops reach past the crop: repeat its border rather than draw black
         self.warp_options = dict(padding="border")
@@ -154,14 +161,40 @@ class TextOutlineNet(nn.Module):
         edges = torch.stack([xs, raw[:, 1::2]], -1)   # (N, 2, L, 2)
         return OutlinePrediction(edges, self.flat_head(g)[:, 0], columns)
 
-    def outline_points(self, prediction: OutlinePrediction, n: int) -> Tuple[Tensor, Tensor]:
-        """The top and bottom edges resampled to ``n`` points each, ``(N, n, 2)``."""
-        top = resample_outline(prediction.edges[:, 0], n, prediction.columns)
-        bottom = resample_outline(prediction.edges[:, 1], n, prediction.columns)
+    def outline_points(self, prediction: OutlinePrediction, n: int,
+                       aspects: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        """The top and bottom edges resampled to ``n`` points each, ``(N, n, 2)``, grown
+        by :attr:`outline_margin` (in text heights: the mean distance between the edges,
+        and the length of the centre line, measured in crop pixels). ``aspects`` ``(N,)``:
+        each crop's width / height (default: its input's, right unless the crop was
+        squeezed to :attr:`max_width`)."""
+        edges, columns = prediction.edges, prediction.columns
+        ends, sides = self.outline_margin
+        positions = torch.linspace(0.0, 1.0, n, dtype=edges.dtype, device=edges.device)[None]
+        if ends > 0 or sides > 0:
+            valid = (torch.arange(edges.shape[2], device=edges.device)[None] < columns[:, None]).to(edges.dtype)
+            if aspects is None:
+                aspects = columns.to(edges.dtype) * COLUMN_STRIDE / self.height
+            # normalised units -> units proportional to the crop's pixels
+            px = torch.stack([torch.as_tensor(aspects, dtype=edges.dtype, device=edges.device),
+                              torch.ones_like(columns, dtype=edges.dtype)], -1)[:, None, :]
+            across = ((edges[:, 1] - edges[:, 0]) * px).norm(dim=-1)              # (N, L)
+            height = (across * valid).sum(1) / valid.sum(1)
+            centre = (edges[:, 0] + edges[:, 1]) / 2 * px
+            steps = (centre[:, 1:] - centre[:, :-1]).norm(dim=-1) * valid[:, 1:]
+            length = steps.sum(1).clamp_min(1e-6)
+            extra = (ends * height / length)[:, None]                             # fraction of the text
+            positions = positions * (1 + 2 * extra) - extra
+        positions = positions * (columns[:, None] - 1).to(edges.dtype)
+        top = points_along(edges[:, 0], positions, extrapolate=True, lengths=columns)
+        bottom = points_along(edges[:, 1], positions, extrapolate=True, lengths=columns)
+        if sides > 0:
+            across = bottom - top
+            top, bottom = top - sides * across, bottom + sides * across
         return top, bottom
 
-    def predict_transform(self, x: Tensor, widths: Tensor) -> TPSTransform:
+    def predict_transform(self, x: Tensor, widths: Tensor, aspects: Optional[Tensor] = None) -> TPSTransform:
         """The batched TPS (normalised output -> normalised crop coordinates) that
-        flattens the predicted outline."""
-        top, bottom = self.outline_points(self(x, widths), self.edge_points)
+        flattens the predicted outline (``aspects``: see :meth:`outline_points`)."""
+        top, bottom = self.outline_points(self(x, widths), self.edge_points, aspects)
         return outline_tps(top, bottom, self.rows)

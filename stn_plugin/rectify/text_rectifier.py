@@ -1,14 +1,16 @@
 """Rectify text crops with a learned rectifier: the inference API.
 
     from stn_plugin.rectify import TextRectifier
-    rectifier = TextRectifier.from_pretrained('tps-words')
-    flat = rectifier(crops)          # list of (h, w, 3) uint8: the words flattened
+    rectifier = TextRectifier.from_pretrained()   # the default, 'text-lines'
+    flat = rectifier(crops)          # list of (h, w, 3) uint8: the text flattened
 
-A :class:`TextRectifier` holds only a recognizer's *preprocessor* (e.g. the
-warp-supervised TPS spatial transformer) and the input normalisation it was trained
-with; no recognizer is needed, so its output can feed any OCR engine. It takes any
-number of crops of any sizes, predicts all transforms in batches on the model-sized
-input (each crop shrunk to e.g. 32x100, as in training), then samples each *original*
+A :class:`TextRectifier` holds only a rectifying module and the input normalisation it
+was trained with: a :class:`~stn_plugin.rectify.outline_net.TextOutlineNet` (predicts
+the text's top and bottom edges on the crop at its own aspect; ``'text-lines'``), or a
+recognizer's *preprocessor* (e.g. the warp-supervised TPS spatial transformer of
+``'tps-words'``, on the crop shrunk to 32x100). No recognizer is needed, so its output
+can feed any OCR engine. It takes any number of crops of any sizes, predicts all
+transforms in batches (crops of similar aspect batched together), then samples each *original*
 crop once through its transform at the text's own size (``out_size='text'``: the height
 and length of the region the transform samples, :mod:`stn_plugin.geometry.frames`, so
 the flattened text keeps its proportions and pixel scale), ``'crop'`` (the crop's size),
@@ -135,7 +137,7 @@ class TextRectifier:
                  flat_threshold: float = 0.5) -> None:
         if config is None and checkpoint is None:
             raise ValueError("TextRectifier needs a config + checkpoint of a recognizer, a rectifier file as "
-                             "checkpoint, or use TextRectifier.from_pretrained('tps-words')")
+                             "checkpoint, or use TextRectifier.from_pretrained() (the shipped default)")
         if config is not None:
             # the recognizer's config is an mmengine one: this path needs OpenMMLab
             from ..apis import init_model
@@ -265,7 +267,8 @@ class TextRectifier:
         x, widths = padded_batch(inputs)
         x, widths = torch.from_numpy(x).to(self.device), torch.from_numpy(widths).to(self.device)
         prediction = self.module(x, widths)
-        top, bottom = self.module.outline_points(prediction, self.module.edge_points)
+        aspects = torch.tensor([c.size[1] / c.size[0] for c in crops], device=self.device)
+        top, bottom = self.module.outline_points(prediction, self.module.edge_points, aspects)
         flatness = torch.sigmoid(prediction.flat_logit).tolist()
         return outline_tps(top, bottom, self.module.rows), flatness
 

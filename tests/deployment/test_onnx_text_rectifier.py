@@ -50,7 +50,8 @@ def test_graph_outputs_match_pytorch(exported):
                               for c in crops])
     with torch.no_grad():
         prediction = net(torch.from_numpy(x), torch.from_numpy(widths))
-        ref_top, ref_bottom = net.outline_points(prediction, net.edge_points)
+        aspects = torch.tensor([c.shape[1] / c.shape[0] for c in crops])
+        ref_top, ref_bottom = net.outline_points(prediction, net.edge_points, aspects)
     np.testing.assert_allclose(top, ref_top.numpy(), atol=1e-4)
     np.testing.assert_allclose(bottom, ref_bottom.numpy(), atol=1e-4)
     np.testing.assert_allclose(flatness, torch.sigmoid(prediction.flat_logit).numpy(), atol=1e-5)
