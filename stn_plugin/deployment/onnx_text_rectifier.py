@@ -3,7 +3,7 @@ OpenCV, no PyTorch (this module imports none; load it by file path to keep torch
 the process entirely, since the ``stn_plugin`` package itself imports torch).
 
     from stn_plugin.deployment.onnx_text_rectifier import OnnxTextRectifier
-    rectifier = OnnxTextRectifier("text-lines.onnx")
+    rectifier = OnnxTextRectifier.from_pretrained()   # the shipped text-lines.onnx
     flat = rectifier(crops)              # list of (h, w, 3) uint8 RGB crops
 
 The steps mirror :class:`stn_plugin.rectify.TextRectifier` with ``out_size='text'``:
@@ -31,6 +31,7 @@ import numpy as np
 __all__ = ["OnnxTextRectifier"]
 
 _FORMAT = "stn_plugin.text_rectifier.onnx"
+_PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "textrecog", "pretrained")
 _COLUMN_STRIDE = 8
 _FRAME_POINTS = 33
 _MIN_SIDE = 8
@@ -95,6 +96,16 @@ class OnnxTextRectifier:
         self.spline = _Spline(np.concatenate([np.stack([xs, np.full_like(xs, 2 * f - 1)], 1)
                                               for f in np.linspace(0.0, 1.0, self.rows)]))
         self.keep_flat, self.flat_threshold, self.max_side = keep_flat, float(flat_threshold), int(max_side)
+
+    @classmethod
+    def from_pretrained(cls, name: str = "text-lines", **kwargs) -> "OnnxTextRectifier":
+        """The ONNX file shipped beside the rectifier ``name`` (``<name>.onnx`` in the
+        package's ``textrecog/pretrained`` folder)."""
+        path = os.path.join(_PRETRAINED_DIR, f"{name}.onnx")
+        if not os.path.isfile(path):
+            shipped = sorted(f[:-5] for f in os.listdir(_PRETRAINED_DIR) if f.endswith(".onnx"))
+            raise FileNotFoundError(f"no shipped ONNX rectifier named {name!r} (shipped: {shipped})")
+        return cls(path, **kwargs)
 
     def input_width(self, h: int, w: int) -> int:
         width = round(self.height * w / h / _COLUMN_STRIDE) * _COLUMN_STRIDE

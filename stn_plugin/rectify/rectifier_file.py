@@ -21,9 +21,10 @@ __all__ = ["DEFAULT_RECTIFIER", "PRETRAINED_DIR", "PRETRAINED", "FILE_FORMAT", "
 
 PRETRAINED_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), "textrecog", "pretrained")
 #: Rectifiers shipped with the package: name -> file in :data:`PRETRAINED_DIR`.
-PRETRAINED = {"tps-words": "tps-words.pt"}
-#: What :meth:`~stn_plugin.rectify.TextRectifier.from_pretrained` loads by default.
-DEFAULT_RECTIFIER = "tps-words"
+PRETRAINED = {"text-lines": "text-lines.pt", "tps-words": "tps-words.pt"}
+#: What :meth:`~stn_plugin.rectify.TextRectifier.from_pretrained` loads by default: the
+#: outline rectifier for words and text lines (``tps-words`` is the older word rectifier).
+DEFAULT_RECTIFIER = "text-lines"
 FILE_FORMAT = "stn_plugin.text_rectifier"
 FILE_VERSION = 1
 _REQUIRED = ("preprocessor", "in_channels", "mean", "std", "input_size", "state_dict")

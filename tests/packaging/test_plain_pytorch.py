@@ -63,16 +63,19 @@ USE_THE_CORE = textwrap.dedent("""
     print("core works")
 """)
 
-# TextRectifier with torch, numpy and OpenCV: the shipped rectifier on a crop
+# TextRectifier with torch, numpy and OpenCV: both shipped rectifiers on a crop, and the
+# default one's keep-flat path
 USE_THE_RECTIFIER = textwrap.dedent("""
     import numpy as np
     from stn_plugin.rectify import TextRectifier
 
-    rectifier = TextRectifier.from_pretrained("tps-words")
     crop = np.full((48, 160, 3), 255, np.uint8)
     crop[16:32, 20:140:7] = 0
-    flat = rectifier(crop)
-    assert flat.dtype == np.uint8 and flat.ndim == 3 and flat.shape[2] == 3, flat.shape
+    for rectifier in (TextRectifier.from_pretrained(), TextRectifier.from_pretrained("tps-words")):
+        flat = rectifier(crop)
+        assert flat.dtype == np.uint8 and flat.ndim == 3 and flat.shape[2] == 3, flat.shape
+    kept = TextRectifier.from_pretrained(keep_flat=True, flat_threshold=0.0)(crop, return_details=True)
+    assert kept.kept and np.array_equal(kept.image, crop)
     print("rectifier works")
 """)
 

@@ -54,7 +54,7 @@ def test_shipped_onnx_file_agrees(shipped):
 
     style = crop_style("held_out")
     crops = [make_text_crop(3, i, fonts=style.fonts, photos=style.photos).image for i in range(6)]
-    runtime = OnnxTextRectifier(osp.join(PRETRAINED_DIR, "text-lines.onnx"))
+    runtime = OnnxTextRectifier.from_pretrained(NAME)
     top, bottom, flatness = runtime.predict_outlines(crops)
     details = shipped(crops, return_details=True)
     for i, d in enumerate(details):
@@ -63,6 +63,8 @@ def test_shipped_onnx_file_agrees(shipped):
         theirs = (np.stack([top[i], bottom[i]]) + 1) / 2 * crop_wh - 0.5
         np.testing.assert_allclose(theirs, ours, atol=0.02)  # pixels
         assert flatness[i] == pytest.approx(d.flatness, abs=1e-4)
+    with pytest.raises(FileNotFoundError, match="text-lines"):
+        OnnxTextRectifier.from_pretrained("no-such-rectifier")
 
 
 def test_flat_text_comes_back_flat_with_its_ends(shipped):
@@ -86,7 +88,7 @@ def test_flat_text_comes_back_flat_with_its_ends(shipped):
 
 def test_a_30_to_1_line_keeps_its_ends(shipped):
     font = load_font(find_font_families(TEXT_HELD_OUT_FAMILIES)["Liberation"][0], 28)
-    mask, (left, top, right, bottom) = flat_word("seven quiet rivers carry cold water past the old mill", font)
+    mask, (left, top, right, bottom) = flat_word("seven quiet rivers carry cold water past the old mill near the green valley every spring", font)
     h, w = mask.shape
     ink = 1 - mask[..., None]
     crop = np.clip(ink * 235 + 10, 0, 255).astype(np.uint8).repeat(3, 2)

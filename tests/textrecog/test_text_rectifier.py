@@ -142,14 +142,14 @@ def test_rectifier_file_round_trip_and_identity(tmp_path):
 
 
 def test_readme_example_runs_as_written(monkeypatch):
-    """The README's three-line example, run from the repository root on the word crops
+    """The README's short example (rectify, then read), run from the repository root on the word crops
     it names (shipped in docs/images/text_crops); tests/docs/test_readme.py runs every
     block, this checks what this one returns."""
     text = open(osp.join(REPO, "README.md"), encoding="utf-8").read()
     blocks = re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
     code = next((b for b in blocks if "TextRectifier.from_pretrained" in b), None)
     assert code, "README has no TextRectifier example"
-    assert len([line for line in code.splitlines() if line.strip() and not line.lstrip().startswith("#")]) == 3
+    assert len([line for line in code.splitlines() if line.strip() and not line.lstrip().startswith("#")]) <= 4
     files = re.findall(r"'([\w./-]+\.(?:png|jpg))'", code)
     assert files and all(osp.isfile(osp.join(REPO, f)) for f in files)
     monkeypatch.chdir(REPO)
