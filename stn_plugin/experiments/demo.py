@@ -179,7 +179,7 @@ def text_part(args: argparse.Namespace, log=print) -> dict:
     log(f"[text] the shipped default rectifier: {rectifier!r}")
     families = sorted({_STYLE.sub("", osp.splitext(osp.basename(f))[0].split("-")[0]) for f in fonts})
     log(f"[text] rendering {args.num_words} words x {len(TEXT_KINDS)} kinds in {len(fonts)} held-out faces of "
-        f"{', '.join(families)} (the rectifier was trained on DejaVu)")
+        f"{', '.join(families)} (families no shipped rectifier was trained on)")
     crops, words, kinds = [], [], []
     for distortion, name in TEXT_KINDS:
         for i in range(args.num_words):
