@@ -33,14 +33,16 @@ from __future__ import annotations
 
 from typing import NamedTuple, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from ..geometry.outline import OUTLINE_ROWS, outline_tps, points_along
 from ..geometry.transforms import TPSTransform
 from ..geometry.validation import is_tracing
+from .images import TextCrop, aspect_input
 
-__all__ = ["COLUMN_STRIDE", "OutlinePrediction", "TextOutlineNet"]
+__all__ = ["COLUMN_STRIDE", "OutlinePrediction", "TextOutlineNet", "outline_input", "outline_input_width"]
 
 #: Input pixels per predicted column.
 COLUMN_STRIDE = 8
@@ -54,8 +56,26 @@ class OutlinePrediction(NamedTuple):
     columns: Tensor      # (N,) long: valid columns of each crop (the rest is padding)
 
 
-class _FlatFamily:
+class _OutlineFamily:
     name = "outline"
+
+
+def outline_input_width(crop_height: int, crop_width: int, height: int, max_width: int) -> int:
+    """The input width of a ``crop_height x crop_width`` crop for a net of input height
+    ``height``: its aspect kept, rounded to a multiple of :data:`COLUMN_STRIDE`, within
+    ``[4 * COLUMN_STRIDE, max_width]``."""
+    if crop_height < 1 or crop_width < 1:
+        raise ValueError(f"crop size must be positive, got {crop_height}x{crop_width}")
+    w = round(height * crop_width / crop_height / COLUMN_STRIDE) * COLUMN_STRIDE
+    return int(min(max(w, 4 * COLUMN_STRIDE), max_width))
+
+
+def outline_input(crop: TextCrop, height: int, max_width: int, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(C, height, w)`` float32: ``crop`` resized to the net's input at its own aspect
+    (:func:`outline_input_width`) and normalised by ``mean`` / ``std`` (``(C, 1, 1)``,
+    ``[0, 255]`` units), what the net sees in training and inference."""
+    width = outline_input_width(*crop.size, height, max_width)
+    return (aspect_input(crop, height, width, mean.shape[0]) - mean) / std
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:
@@ -80,7 +100,7 @@ class TextOutlineNet(nn.Module):
             error, so that no letter is cut (training compares the raw outline).
     """
 
-    family = _FlatFamily()
+    family = _OutlineFamily()
     keeps_aspect = True
 
     def __init__(self, in_channels: int = 3, height: int = 32, max_width: int = 512,
@@ -121,12 +141,8 @@ class TextOutlineNet(nn.Module):
             self.head.bias.copy_(torch.tensor([0.0, -0.6, 0.0, 0.6]))
 
     def input_width(self, height: int, width: int) -> int:
-        """The input width of a ``height x width`` crop: its aspect kept at :attr:`height`,
-        rounded to a multiple of :data:`COLUMN_STRIDE`, within ``[4 * stride, max_width]``."""
-        if height < 1 or width < 1:
-            raise ValueError(f"crop size must be positive, got {height}x{width}")
-        w = round(self.height * width / height / COLUMN_STRIDE) * COLUMN_STRIDE
-        return int(min(max(w, 4 * COLUMN_STRIDE), self.max_width))
+        """The input width of a ``height x width`` crop (:func:`outline_input_width`)."""
+        return outline_input_width(height, width, self.height, self.max_width)
 
     def forward(self, x: Tensor, widths: Tensor) -> OutlinePrediction:
         """``x``: ``(N, C, height, W)`` normalised crops padded with zeros on the right;

@@ -39,7 +39,8 @@ from ..geometry.interpolated_grid import interpolated_grid_transforms
 from ..geometry.outline import outline_tps
 from ..geometry.transforms import TPSTransform, Transform, compose_transforms
 from ..ops.warp import warp
-from .images import ImageLike, TextCrop, aspect_input, model_input, padded_batch, read_crop
+from .images import ImageLike, TextCrop, model_input, padded_batch, read_crop
+from .outline_net import outline_input
 from .preprocessor import build_preprocessor
 from .rectifier_file import DEFAULT_RECTIFIER, load_rectifier_file, pretrained_path, rectifier_spec, save_rectifier_file
 
@@ -223,11 +224,15 @@ class TextRectifier:
         if channel_order not in ("rgb", "bgr"):
             raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
         self.channel_order = channel_order
-        if keep_flat and not getattr(self.module, "keeps_aspect", False):
-            raise ValueError(f"keep_flat needs a rectifier that predicts flatness; {self.name!r} does not")
+        self._check_keep_flat(keep_flat)
         if not 0.0 <= float(flat_threshold) <= 1.0:
             raise ValueError(f"flat_threshold must be within [0, 1], got {flat_threshold!r}")
         self.keep_flat, self.flat_threshold = bool(keep_flat), float(flat_threshold)
+
+    def _check_keep_flat(self, keep_flat: bool) -> bool:
+        if keep_flat and not getattr(self.module, "keeps_aspect", False):
+            raise ValueError(f"keep_flat needs a rectifier that predicts flatness; {self.name!r} does not")
+        return bool(keep_flat)
 
     def save(self, path: str, **meta) -> None:
         """Write this rectifier as a rectifier file (``meta`` joins its ``meta``)."""
@@ -262,9 +267,8 @@ class TextRectifier:
             x = torch.from_numpy(batch).to(self.device)
             return self.module.predict_transform((x - self.mean) / self.std), None
         mean, std = self.mean.cpu().numpy()[0], self.std.cpu().numpy()[0]
-        inputs = [(aspect_input(c, self.module.height, self.module.input_width(*c.size), self.in_channels) - mean) / std
-                  for c in crops]
-        x, widths = padded_batch(inputs)
+        x, widths = padded_batch([outline_input(c, self.module.height, self.module.max_width, mean, std)
+                                  for c in crops])
         x, widths = torch.from_numpy(x).to(self.device), torch.from_numpy(widths).to(self.device)
         prediction = self.module(x, widths)
         aspects = torch.tensor([c.size[1] / c.size[0] for c in crops], device=self.device)
@@ -297,10 +301,7 @@ class TextRectifier:
         with ``return_details`` :class:`Rectification` s. ``keep_flat``: this call's
         choice (default: the rectifier's), see the class.
         """
-        if keep_flat is None:
-            keep_flat = self.keep_flat
-        elif keep_flat and not getattr(self.module, "keeps_aspect", False):
-            raise ValueError(f"keep_flat needs a rectifier that predicts flatness; {self.name!r} does not")
+        keep_flat = self.keep_flat if keep_flat is None else self._check_keep_flat(keep_flat)
         batched = isinstance(images, (Tensor, np.ndarray)) and images.ndim == 4  # (N, C, H, W) / (N, H, W, C)
         single = not (batched or isinstance(images, (list, tuple)))
         items = [images] if single else list(images)

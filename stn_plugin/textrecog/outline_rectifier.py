@@ -29,10 +29,11 @@ from torch.utils.data import Dataset
 
 from mmdet.registry import DATASETS, METRICS, MODELS
 
-from ..datasets.text_crops import EDGE_POINTS, FLAT_KINDS, KINDS, TRAINING_WEIGHTS, crop_style, make_text_crop, normalized_outline
+from ..datasets.text_crops import (EDGE_POINTS, FLAT_KINDS, KINDS, TRAINING_WEIGHTS, crop_style, make_text_crop,
+                                  normalized_outline)
 from ..geometry.outline import points_along
-from ..rectify.images import TextCrop, aspect_input, padded_batch
-from ..rectify.outline_net import TextOutlineNet
+from ..rectify.images import TextCrop, padded_batch
+from ..rectify.outline_net import TextOutlineNet, outline_input
 from ..rectify.rectifier_file import rectifier_spec
 
 __all__ = ["OUTLINE_MEAN", "OUTLINE_STD", "TextCropOutlineDataset", "TextOutlineMetric", "TextOutlineRectifier"]
@@ -63,8 +64,7 @@ class TextCropOutlineDataset(Dataset):
         self.num_samples, self.seed, self.split = int(num_samples), int(seed), split
         self.kinds = tuple(kinds) if kinds is not None else tuple(KINDS)
         self.weights = None if kinds is not None else [TRAINING_WEIGHTS[k] for k in self.kinds]
-        self.sizer = TextOutlineNet(height=height, max_width=max_width)  # only its input_width is used
-        self.height = height
+        self.height, self.max_width = height, max_width
         self._style = None
         self.metainfo = dict(split=split, kinds=self.kinds)
 
@@ -76,11 +76,11 @@ class TextCropOutlineDataset(Dataset):
             self._style = crop_style(self.split)
         s = make_text_crop(self.seed, index, self.kinds, self._style.fonts, self._style.photos, self.weights)
         h, w = s.image.shape[:2]
-        pixels = aspect_input(TextCrop(s.image, 1.0), self.height, self.sizer.input_width(h, w), 3)
         mean = np.array(OUTLINE_MEAN, np.float32)[:, None, None]
         std = np.array(OUTLINE_STD, np.float32)[:, None, None]
         text_h = float(np.linalg.norm(s.bottom - s.top, axis=1).mean())
-        return dict(inputs=(pixels - mean) / std, outline=normalized_outline(s),
+        return dict(inputs=outline_input(TextCrop(s.image, 1.0), self.height, self.max_width, mean, std),
+                    outline=normalized_outline(s),
                     scale=np.array([w / 2 / text_h, h / 2 / text_h], np.float32),
                     flat=float(s.kind in FLAT_KINDS), kind=s.kind)
 
