@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..cli.argument_types import non_negative_int, positive_int
+from .measurement import standard_error_of_mean
 
 __all__ = ["TEXT_KINDS", "RECORDED_DIGIT_SCENES", "RECORDED_COMMAND", "DEFAULT_ITERS", "DEFAULT_NUM_WORDS",
            "parse_args", "main", "text_part", "detection_part", "accuracy_table"]
@@ -94,13 +95,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 # -- text --------------------------------------------------------------------------------
-def _std_err(values: Sequence[float]) -> float:
-    """Standard error of the mean of ``values`` (nan for fewer than two)."""
-    n = len(values)
-    if n < 2:
-        return math.nan
-    mean = sum(values) / n
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
 
 
 def _pm(value: float, err: float, signed: bool = False) -> str:
@@ -127,9 +121,9 @@ def accuracy_table(kinds: Sequence[str], raw_ok: Sequence[bool], rect_ok: Sequen
         raw = [float(raw_ok[i]) for i in idx]
         rect = [float(rect_ok[i]) for i in idx]
         diff = [b - a for a, b in zip(raw, rect)]
-        rows.append(dict(kind=name, n=len(idx), raw=sum(raw) / len(idx), raw_se=_std_err(raw),
-                         rectified=sum(rect) / len(idx), rectified_se=_std_err(rect),
-                         diff=sum(diff) / len(idx), diff_se=_std_err(diff)))
+        rows.append(dict(kind=name, n=len(idx), raw=sum(raw) / len(idx), raw_se=standard_error_of_mean(raw),
+                         rectified=sum(rect) / len(idx), rectified_se=standard_error_of_mean(rect),
+                         diff=sum(diff) / len(idx), diff_se=standard_error_of_mean(diff)))
     lines = ["| kind | n | raw crop | rectified crop | rectified - raw |", "|---|---|---|---|---|"]
     lines += [f"| {r['kind']} | {r['n']} | {_pm(r['raw'], r['raw_se'])} | {_pm(r['rectified'], r['rectified_se'])} "
               f"| {_pm(r['diff'], r['diff_se'], signed=True)} |" for r in rows]

@@ -1,4 +1,4 @@
-"""Timing and peak-memory measurement shared by the benchmark tools.
+"""Timing, peak-memory and standard-error measurement shared by the benchmark tools.
 
 Torch and the standard library only (no mmengine), so every layer's benchmark can use it.
 
@@ -12,17 +12,19 @@ Torch and the standard library only (no mmengine), so every layer's benchmark ca
   ``mmap``, so freed tensors leave the RSS at once and the CPU figure follows live
   memory. Call it after all timings: every large allocation then becomes a fresh
   ``mmap``, which slows allocation-heavy code down.
+* :func:`standard_error_of_mean`: of per-sample scores (e.g. 0 / 1 word matches).
 """
 from __future__ import annotations
 
 import ctypes
 import gc
+import math
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import torch
 
-__all__ = ["time_ms", "peak_mb", "tune_malloc_for_rss", "sync"]
+__all__ = ["time_ms", "peak_mb", "tune_malloc_for_rss", "standard_error_of_mean", "sync"]
 
 _libc = None
 
@@ -99,3 +101,13 @@ def peak_mb(fn: Callable[[], None], device, prepare: Callable[[], None] = lambda
     base = _status_kb("VmRSS")
     fn()
     return (_status_kb("VmHWM") - base) / 1024
+
+
+def standard_error_of_mean(values: Sequence[float]) -> float:
+    """Standard error of the mean of ``values``: the sample standard deviation over
+    ``sqrt(n)``; nan for fewer than two values (no spread to estimate)."""
+    n = len(values)
+    if n < 2:
+        return math.nan
+    mean = sum(values) / n
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)

@@ -50,6 +50,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from ..cli.argument_types import non_negative_int, positive_int
+from .measurement import standard_error_of_mean
 
 __all__ = ["EVALUATED_KINDS", "FIGURE_KINDS", "KIND_INDEX_STRIDE", "OUTPUT_PATTERNS", "TRAINING_SEED",
            "evaluation_crops", "main", "markdown_tables", "parse_args", "run", "score_readings"]
@@ -137,14 +138,6 @@ def geometric_crops(samples: list, device: str = "cpu") -> tuple:
     return out, failed
 
 
-def _std_err(values: Sequence[float]) -> float:
-    n = len(values)
-    if n < 2:
-        return 0.0
-    mean = sum(values) / n
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
-
-
 def score_readings(readings: Sequence[str], texts: Sequence[str]) -> Dict[str, float]:
     """``n``, ``word_acc`` (standard protocol) and ``word_acc_se`` (``sqrt(p (1 - p) / n)``),
     ``one_minus_ned`` and ``one_minus_ned_se`` (standard error of the mean)."""
@@ -157,7 +150,7 @@ def score_readings(readings: Sequence[str], texts: Sequence[str]) -> Dict[str, f
     acc = text_recognition_scores(readings, texts)["word_acc_ignore_case_symbol"]
     ned = [text_recognition_scores([r], [t])["one_minus_ned"] for r, t in zip(readings, texts)]
     return dict(n=n, word_acc=acc, word_acc_se=math.sqrt(acc * (1 - acc) / n), one_minus_ned=sum(ned) / n,
-                one_minus_ned_se=_std_err(ned))
+                one_minus_ned_se=standard_error_of_mean(ned) if n > 1 else 0.0)
 
 
 def markdown_tables(scores: dict, methods: Sequence[str], groups: Sequence[str], header_note: str = "") -> str:
