@@ -19,17 +19,22 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
 from torch.library import register_autograd, triton_op
 
-__all__ = ["roi_sample_forward", "roi_sample_backward", "deterministic_guard"]
+__all__ = ["roi_sample_forward", "roi_sample_backward", "roi_sample_levels_forward", "roi_sample_levels_backward",
+           "deterministic_guard"]
 
 
 def _kernels():
     return importlib.import_module("stn_plugin.ops.roi_sample_triton")
+
+
+def _level_kernels():
+    return importlib.import_module("stn_plugin.ops.roi_sample_levels_triton")
 
 
 @triton_op("stn_plugin::roi_sample_forward", mutates_args=())
@@ -96,3 +101,63 @@ def _backward(ctx, grad_out: Tensor):
 
 
 register_autograd("stn_plugin::roi_sample_forward", _backward, setup_context=_setup_context)
+
+
+# --------------------------------------------------------------------------- every FPN level in one call
+
+@triton_op("stn_plugin::roi_sample_levels_forward", mutates_args=())
+def roi_sample_levels_forward(features: List[Tensor], rois: Tensor, transform: Optional[Tensor], out_h: int,
+                              out_w: int, sampling_ratio: int, padding: str, finest_scale: float,
+                              spatial_scales: List[float]) -> Tensor:
+    """``(N, C, out_h, out_w)`` samples, each RoI from its FPN level; see
+    :func:`.roi_sample_levels_triton.levels_forward`."""
+    return _level_kernels().levels_forward(features, rois, transform, (out_h, out_w), sampling_ratio, padding,
+                                           finest_scale, spatial_scales)
+
+
+@triton_op("stn_plugin::roi_sample_levels_backward", mutates_args=())
+def roi_sample_levels_backward(grad_out: Tensor, features: List[Tensor], rois: Tensor, transform: Optional[Tensor],
+                               out_h: int, out_w: int, sampling_ratio: int, padding: str, finest_scale: float,
+                               spatial_scales: List[float], need_features: bool, need_transform: bool,
+                               need_boxes: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    """``(flat fp32 features gradient of all levels, d rois, d transform)``, each an empty
+    tensor when not asked for."""
+    gflat, grois, gtf = _level_kernels().levels_backward(
+        grad_out, features, rois, transform, (out_h, out_w), sampling_ratio, padding, finest_scale, spatial_scales,
+        need_features, need_transform, need_boxes)
+    empty = grad_out.new_empty(0, dtype=torch.float32)
+    return tuple(empty if g is None else g for g in (gflat, grois, gtf))
+
+
+def _levels_setup_context(ctx, inputs, output) -> None:
+    features, rois, transform = inputs[:3]
+    ctx.num_levels = len(features)
+    ctx.save_for_backward(rois, transform, *features)
+    ctx.cfg = tuple(inputs[3:])
+
+
+def _level_gradients(gflat: Tensor, features: Tuple[Tensor, ...]) -> List[Tensor]:
+    """Each level's gradient: its block of the flat buffer in the level's strides (dense
+    layouts only, which the caller guarantees), in the level's dtype."""
+    grads, start = [], 0
+    for f in features:
+        g = gflat.as_strided(f.shape, f.stride(), start)
+        grads.append(g if g.dtype == f.dtype else g.to(f.dtype))
+        start += f.numel()
+    return grads
+
+
+def _levels_backward(ctx, grad_out: Tensor):
+    rois, transform, *features = ctx.saved_tensors
+    need_features = any(ctx.needs_input_grad[0]) if isinstance(ctx.needs_input_grad[0], (list, tuple)) \
+        else bool(ctx.needs_input_grad[0])
+    need_boxes, need_transform = ctx.needs_input_grad[1], transform is not None and ctx.needs_input_grad[2]
+    if need_features:
+        deterministic_guard()
+    gflat, grois, gtf = torch.ops.stn_plugin.roi_sample_levels_backward(
+        grad_out.contiguous(), features, rois, transform, *ctx.cfg, need_features, need_transform, need_boxes)
+    return ((_level_gradients(gflat, tuple(features)) if need_features else None),
+            grois if need_boxes else None, gtf if need_transform else None, *([None] * len(ctx.cfg)))
+
+
+register_autograd("stn_plugin::roi_sample_levels_forward", _levels_backward, setup_context=_levels_setup_context)
