@@ -5,6 +5,14 @@ mmdet's SingleRoIExtractor (mmcv RoIAlign: the floor) and the naive approach
     python tools/benchmark_roi_sample.py            # CPU (and CUDA if available)
     python tools/benchmark_roi_sample.py --quick    # fewer repeats, smaller images
     python tools/benchmark_roi_sample.py --distribution-only   # only the case below
+    python tools/benchmark_roi_sample.py --count    # launches and tensor ops per call
+
+--count prints, per forward+backward of one roi_sample call on a 4-level FPN (small
+maps: the counts do not depend on sizes), the Triton kernel launches and the other
+tensor operations (:func:`stn_plugin.ops.profiling.count_ops`) of the one-launch
+:func:`~stn_plugin.ops.roi_sample_levels` and of the per-level loop of roi_sample
+calls (:func:`roi_sample_fpn`), on CUDA or, without a GPU, on the CPU through
+triton's interpreter (TRITON_INTERPRET=1 is set before triton is imported).
 
 A second case compares the same RoIs (--num-rois, one stride-16 level of a batch of 8)
 spread evenly over the 8 images and all on the first one: roi_sample's time and memory
@@ -42,6 +50,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from contextlib import nullcontext
 from typing import Callable, Optional, Sequence
 
 import torch
@@ -49,11 +58,14 @@ import torch.nn.functional as F
 
 from ..geometry.coords import feature_index_to_normalized
 from ..ops import roi_sample
+from ..ops.profiling import OpCount, count_ops
+from ..ops.roi_sample_levels import roi_sample_levels
 from ..ops.roi_sample_torch import roi_sample_index_points
 from .measurement import peak_mb, time_ms, tune_malloc_for_rss
 
 __all__ = ["STRIDES", "FINEST_SCALE", "make_case", "map_roi_levels", "torchvision_extractor", "roi_sample_fpn",
-           "naive_fpn", "naive_full_grad_bytes", "run", "run_distribution", "main"]
+           "naive_fpn", "naive_full_grad_bytes", "run", "run_distribution", "count_case", "count_calls",
+           "run_count", "main"]
 
 STRIDES = (4, 8, 16, 32)
 FINEST_SCALE = 56
@@ -151,6 +163,53 @@ def naive_full_grad_bytes(feats, rois) -> int:
     """Bytes of the per-RoI input gradients an unchunked naive backward materialises."""
     levels = map_roi_levels(rois, len(feats))
     return sum(int((levels == i).sum()) * f[0].numel() * f.element_size() for i, f in enumerate(feats))
+
+
+# ----------------------------------------------------------------------------- counts
+
+def count_case(device: torch.device, channels: int = 4, seed: int = 0):
+    """A tiny 4-level FPN case with RoIs on every level (2 images of 128 x 160)."""
+    gen = torch.Generator().manual_seed(seed)
+    feats = [torch.randn(2, channels, math.ceil(128 / s), math.ceil(160 / s), generator=gen) for s in STRIDES]
+    sides = torch.tensor([20.0, 60.0, 130.0, 300.0, 40.0, 90.0, 200.0, 500.0])
+    xy = torch.rand(8, 2, generator=gen) * 100
+    rois = torch.cat([torch.arange(8.0)[:, None] % 2, xy, xy + sides[:, None]], 1)
+    mats = torch.eye(3).repeat(8, 1, 1)
+    mats[:, :2] += 0.05 * torch.randn(8, 2, 3, generator=gen)
+    return [f.to(device) for f in feats], rois.to(device), mats.to(device)
+
+
+def count_calls(device: torch.device, method: str = "levels") -> OpCount:
+    """Launches and tensor ops of one forward+backward through the Triton backend:
+    ``'levels'`` (:func:`roi_sample_levels`) or ``'loop'`` (:func:`roi_sample_fpn`).
+    Everything from the call to the gradients of features and transforms is counted,
+    the upstream gradient's creation not."""
+    feats, rois, mats = count_case(device)
+    feats = [f.requires_grad_() for f in feats]
+    mats = mats.requires_grad_()
+    # a warm-up call: triton's first launch and one-off set-up are not what a step costs
+    for counting in (False, True):
+        for f in feats + [mats]:
+            f.grad = None
+        grad_out = torch.ones(rois.shape[0], feats[0].shape[1], 7, 7, device=device)
+        with (count_ops() if counting else nullcontext(OpCount())) as count:
+            if method == "levels":
+                out = roi_sample_levels(feats, rois, mats, (7, 7), STRIDES, FINEST_SCALE, 2, backend="triton")
+            else:
+                out = roi_sample_fpn(feats, rois, mats, "triton")
+            out.backward(grad_out)
+    return count
+
+
+def run_count(device: torch.device) -> dict:
+    """Print and return the counts of both methods."""
+    print(f"\n== launches and tensor ops per forward+backward, 4-level FPN, affine, triton backend on {device.type}"
+          + (" (triton's interpreter)" if device.type == "cpu" else ""))
+    counts = {}
+    for method, name in (("levels", "roi_sample_levels (one call)"), ("loop", "roi_sample per level (loop)")):
+        counts[method] = count_calls(device, method)
+        print(f"  {name:<30} {counts[method].summary()}")
+    return counts
 
 
 # ----------------------------------------------------------------------------- driver
@@ -325,7 +384,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--distribution-only", action="store_true",
                    help="run only the uneven-vs-even RoI distribution case")
+    p.add_argument("--count", action="store_true",
+                   help="only count Triton launches and tensor ops per call (CUDA, or CPU through triton's "
+                        "interpreter)")
     args = p.parse_args(argv)
+    if args.count:
+        cuda = torch.cuda.is_available() and args.device != "cpu"
+        if not cuda:  # must precede triton's first import
+            os.environ.setdefault("TRITON_INTERPRET", "1")
+        run_count(torch.device("cuda" if cuda else "cpu"))
+        return
     args.repeats = args.repeats or (2 if args.quick else 5)
     args.image_size = args.image_size or ([400, 608] if args.quick else [800, 1216])
     args.num_rois = args.num_rois or (256 if args.quick else 512)

@@ -37,7 +37,8 @@ from torch import Tensor
 import triton
 import triton.language as tl
 
-from .roi_sample_triton import PADDING_CODES, _check_launchable, _index_dtype, _launcher, _setup_corners
+from . import roi_sample_triton as _base
+from .roi_sample_triton import PADDING_CODES, _index_dtype, _setup_corners
 
 __all__ = ["MAX_LEVELS", "levels_forward", "levels_backward", "level_kernels"]
 
@@ -410,7 +411,7 @@ def levels_forward(features: Sequence[Tensor], rois: Tensor, transform: Optional
     """One launch: ``(N, C, h, w)`` samples of every RoI from its level. ``features``:
     1..MAX_LEVELS maps ``(B, C, H_l, W_l)`` of one dtype; ``rois`` ``(N, 5)`` and
     ``transform`` ``(N, 3, 3)`` (or ``None``) contiguous."""
-    _check_launchable(features[0])
+    _base._check_launchable(features[0])
     b, c = features[0].shape[:2]
     oh, ow = out_size
     n = rois.shape[0]
@@ -418,7 +419,7 @@ def levels_forward(features: Sequence[Tensor], rois: Tensor, transform: Optional
     if n == 0:
         return out
     grid = (n, triton.cdiv(c * oh * ow, _BLOCK))
-    _launcher(_levels_fwd_kernel)[grid](
+    _base._launcher(_levels_fwd_kernel)[grid](
         out, rois, rois if transform is None else transform, *_level_args(features, spatial_scales),
         b, c, oh, ow, float(finest_scale), _w_tolerance(features[0].dtype),
         S=sampling_ratio, PAD=PADDING_CODES[padding], HAS_T=transform is not None, NUM_LEVELS=len(features),
@@ -433,7 +434,7 @@ def levels_backward(grad_out: Tensor, features: Sequence[Tensor], rois: Tensor, 
     """``(flat fp32 features gradient of every level, one after the other, in each level's
     strides | None, d rois (N, 5) | None, d transform (N, 3, 3) | None)``: one launch for
     the features (and the partial coordinate sums), one more for the transform / boxes."""
-    _check_launchable(features[0])
+    _base._check_launchable(features[0])
     b, c = features[0].shape[:2]
     oh, ow = out_size
     n = rois.shape[0]
@@ -446,7 +447,7 @@ def levels_backward(grad_out: Tensor, features: Sequence[Tensor], rois: Tensor, 
                        else torch.float64, device=device) if need_coords else None
     acc = _acc_type(features[0].dtype)
     if n and (need_features or need_coords):
-        _launcher(_levels_bwd_kernel)[(n, num_parts)](
+        _base._launcher(_levels_bwd_kernel)[(n, num_parts)](
             grad_out, rois if gflat is None else gflat, rois if part is None else part, rois,
             rois if transform is None else transform, *_level_args(features, spatial_scales),
             *_grad_offsets(features), b, c, oh, ow, float(finest_scale), _w_tolerance(features[0].dtype),
@@ -457,7 +458,7 @@ def levels_backward(grad_out: Tensor, features: Sequence[Tensor], rois: Tensor, 
     gtf = torch.empty_like(transform) if need_transform else None
     if need_coords:
         if n:
-            _launcher(_levels_coord_grad_kernel)[(n,)](
+            _base._launcher(_levels_coord_grad_kernel)[(n,)](
                 part, rois if grois is None else grois, rois if gtf is None else gtf, rois,
                 rois if transform is None else transform, num_parts,
                 *_level_args(features, spatial_scales)[3 * MAX_LEVELS:4 * MAX_LEVELS], b, float(finest_scale),

@@ -42,6 +42,7 @@ import triton
 import triton.language as tl
 
 from ..geometry.matrices import UNDEFINED_W_EPS
+from .profiling import record_launch
 
 __all__ = ["PADDING_CODES", "kernels_interpreted", "sample_forward",
            "sample_backward"]
@@ -323,8 +324,8 @@ def _launcher(kernel):
     torch releases (2.11) refuse to wrap them."""
     from triton.runtime.interpreter import InterpretedFunction
     if isinstance(kernel, InterpretedFunction):
-        return kernel
-    return torch.library.wrap_triton(kernel)
+        return record_launch(kernel, kernel)
+    return record_launch(kernel, torch.library.wrap_triton(kernel))
 
 
 def _dummy_matrix(device) -> Tensor:
