@@ -49,12 +49,15 @@ _ROI_FLOAT_TYPES = {torch.float64: tl.float64}
 
 
 @triton.jit
-def _level_of(x1, y1, x2, y2, finest_scale, NUM_LEVELS: tl.constexpr):
+def _level_of(x1, y1, x2, y2, finest_scale, NUM_LEVELS: tl.constexpr, ACC: tl.constexpr):
     """mmdet's level ``floor(log2(sqrt(w * h) / finest_scale + 1e-6))`` clamped to
     ``[0, NUM_LEVELS - 1]``, as comparisons with the powers of two (exact, where a
     log2 would be an approximation on the GPU); sqrt and division correctly rounded
     like torch's. A NaN size gives level 0."""
-    t = tl.div_rn(tl.sqrt_rn((x2 - x1) * (y2 - y1)), finest_scale + x1 * 0.0) + 1e-6
+    if ACC == tl.float64:  # float64 sqrt and division are correctly rounded
+        t = tl.sqrt((x2 - x1) * (y2 - y1)) / finest_scale + 1e-6
+    else:
+        t = tl.div_rn(tl.sqrt_rn((x2 - x1) * (y2 - y1)), finest_scale + x1 * 0.0) + 1e-6
     lvl = 0
     threshold = 2.0
     for _ in tl.static_range(1, NUM_LEVELS):
@@ -90,7 +93,7 @@ def _roi_setup(n, rois_ptr, tf_ptr, B, finest_scale,
     y1 = tl.load(row + 2).to(ACC)
     x2 = tl.load(row + 3).to(ACC)
     y2 = tl.load(row + 4).to(ACC)
-    lvl = _level_of(x1, y1, x2, y2, finest_scale, NUM_LEVELS)
+    lvl = _level_of(x1, y1, x2, y2, finest_scale, NUM_LEVELS, ACC)
     b_ok = (b == tl.floor(b)) & (b >= 0.0) & (b < B * 1.0)
     bi = tl.where(b_ok, b, 0.0).to(tl.int32)
     scale = _pick(lvl, s0, s1, s2, s3, s4, NUM_LEVELS).to(ACC)
@@ -265,10 +268,10 @@ def _levels_bwd_kernel(gout_ptr, gfeat_ptr, part_ptr, rois_ptr, tf_ptr, f0, f1, 
         if NEED_FEAT:
             gy0 = go * (1.0 - fy)
             gy1 = go * fy
-            tl.atomic_add(gfeat + r0 + c0, (gy0 * (1.0 - fx)).to(tl.float32), mask=k00)
-            tl.atomic_add(gfeat + r0 + c1, (gy0 * fx).to(tl.float32), mask=k01)
-            tl.atomic_add(gfeat + r1 + c0, (gy1 * (1.0 - fx)).to(tl.float32), mask=k10)
-            tl.atomic_add(gfeat + r1 + c1, (gy1 * fx).to(tl.float32), mask=k11)
+            tl.atomic_add(gfeat + r0 + c0, (gy0 * (1.0 - fx)).to(gfeat.dtype.element_ty), mask=k00)
+            tl.atomic_add(gfeat + r0 + c1, (gy0 * fx).to(gfeat.dtype.element_ty), mask=k01)
+            tl.atomic_add(gfeat + r1 + c0, (gy1 * (1.0 - fx)).to(gfeat.dtype.element_ty), mask=k10)
+            tl.atomic_add(gfeat + r1 + c1, (gy1 * fx).to(gfeat.dtype.element_ty), mask=k11)
         if NEED_COORD:
             v00 = tl.load(feat + r0 + c0, mask=k00, other=0.0).to(ACC)
             v01 = tl.load(feat + r0 + c1, mask=k01, other=0.0).to(ACC)
@@ -441,10 +444,10 @@ def levels_backward(grad_out: Tensor, features: Sequence[Tensor], rois: Tensor, 
     device = features[0].device
     need_coords = need_transform or need_boxes
     num_parts = triton.cdiv(c * oh * ow, _BLOCK)
-    gflat = (torch.zeros(sum(f.numel() for f in features), dtype=torch.float32, device=device)
-             if need_features else None)
-    part = torch.empty((n, num_parts, 9), dtype=torch.float32 if features[0].dtype != torch.float64
-                       else torch.float64, device=device) if need_coords else None
+    # fp32 accumulation for every kernel dtype (float64, an interpreter test vehicle, keeps its own)
+    acc_dtype = torch.float64 if features[0].dtype == torch.float64 else torch.float32
+    gflat = torch.zeros(sum(f.numel() for f in features), dtype=acc_dtype, device=device) if need_features else None
+    part = torch.empty((n, num_parts, 9), dtype=acc_dtype, device=device) if need_coords else None
     acc = _acc_type(features[0].dtype)
     if n and (need_features or need_coords):
         _base._launcher(_levels_bwd_kernel)[(n, num_parts)](

@@ -125,8 +125,8 @@ def roi_sample_levels_backward(grad_out: Tensor, features: List[Tensor], rois: T
     gflat, grois, gtf = _level_kernels().levels_backward(
         grad_out, features, rois, transform, (out_h, out_w), sampling_ratio, padding, finest_scale, spatial_scales,
         need_features, need_transform, need_boxes)
-    empty = grad_out.new_empty(0, dtype=torch.float32)
-    return tuple(empty if g is None else g for g in (gflat, grois, gtf))
+    # one empty tensor per slot: outputs of an operator must not alias each other
+    return tuple(grad_out.new_empty(0, dtype=torch.float32) if g is None else g for g in (gflat, grois, gtf))
 
 
 def _levels_setup_context(ctx, inputs, output) -> None:
