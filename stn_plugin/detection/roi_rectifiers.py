@@ -21,11 +21,13 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from ..geometry.families import TransformFamily, matrix_family_names
-from ..geometry.transforms import Transform
+from ..geometry.transforms import MatrixTransform, Transform
 from ..geometry.validation import is_tracing
 from ..modules.ddp import zero_touching_parameters
 from ..modules.roi_rectifier import RoIRectifier
 from ..ops.profiling import profile_stage
+from ..ops.roi_sample import auto_backend
+from ..ops.roi_sample_levels import MAX_TRITON_LEVELS, roi_sample_levels
 
 __all__ = ["RoIRectifierExtractor", "AffineRoIRectifier", "TPSRoIRectifier"]
 
@@ -96,6 +98,10 @@ class RoIRectifierExtractor(SingleRoIExtractor):
             raise ValueError(f"{type(self).__name__}: out_channels={self.out_channels} but the feature maps have "
                              f"{feats[0].shape[1]} channels; set the RoI extractor's out_channels to the neck's")
         rois = rois.type_as(feats[0])
+        if self._one_call(feats, rois, roi_scale_factor):
+            roi_feats, params = self._rectify_in_one_call(feats, rois)
+            self.last_params, self.last_rois = params, rois
+            return roi_feats
         num_levels = len(feats)
         out_size = self.rectifier.out_size
         roi_feats = feats[0].new_zeros(rois.size(0), self.out_channels, *out_size)
@@ -123,6 +129,38 @@ class RoIRectifierExtractor(SingleRoIExtractor):
             roi_feats.add_(zero_touching_parameters(self, *empty_levels))
         self.last_params, self.last_rois = params, rois
         return roi_feats
+
+    def _one_call(self, feats: Tuple[Tensor], rois: Tensor, roi_scale_factor: Optional[float]) -> bool:
+        """Whether the Triton kernels sample every level in one call: CUDA features the
+        kernels run on, a matrix family, RoIs to sample, and levels decided by the boxes
+        that are sampled (``roi_scale_factor`` rescales them after the level mapping)."""
+        return (roi_scale_factor is None and rois.shape[0] > 0 and self.family.is_matrix
+                and len(feats) <= MAX_TRITON_LEVELS and auto_backend(feats[0].device, feats[0].dtype) == "triton")
+
+    def _rectify_in_one_call(self, feats: Tuple[Tensor], rois: Tensor) -> Tuple[Tensor, Tensor]:
+        """``(rectified features, raw params)`` with two calls of the one-launch kernels (the
+        pooled view, then the rectified samples) for all levels. The pooled view's context
+        enlargement is a scaling in the RoI frame, so that the levels follow the boxes
+        themselves, as mmdet's rule and the level loop have them."""
+        rectifier = self.rectifier
+        common = dict(strides=list(self.featmap_strides), finest_scale=self.finest_scale, padding=rectifier.padding,
+                      backend="triton")
+        context = None
+        if rectifier.context_factor != 1.0:
+            context = torch.diag(rois.new_tensor([rectifier.context_factor, rectifier.context_factor, 1.0]))
+            context = context.expand(rois.shape[0], 3, 3)
+        with profile_stage("rectifier.pooled_view"):
+            view = roi_sample_levels(feats, rois, context, rectifier.loc_input_size, sampling_ratio=1, **common)
+        with profile_stage("rectifier.loc_net"):
+            params = rectifier.loc_net(view)
+        with profile_stage("rectifier.transform"):
+            transform = self.family.build(params)
+        if not isinstance(transform, MatrixTransform):  # a matrix family builds matrices; say so if not
+            raise TypeError(f"family {self.family.name!r} built a {type(transform).__name__}, not a MatrixTransform")
+        with profile_stage("rectifier.sample"):
+            out = roi_sample_levels(feats, rois, transform, rectifier.out_size,
+                                    sampling_ratio=rectifier.sampling_ratio, **common)
+        return out, params
 
     def _rectify_on_every_level(self, feats: Tuple[Tensor], rois: Tensor, levels: Tensor) -> Tuple[Tensor, Tensor]:
         """``(rectified features (N, C, h, w), raw params (N, P))`` without data-dependent indexing.

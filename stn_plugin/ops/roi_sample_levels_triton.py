@@ -266,12 +266,13 @@ def _levels_bwd_kernel(gout_ptr, gfeat_ptr, part_ptr, rois_ptr, tf_ptr, f0, f1, 
         c0 = x0.to(IDX) * stride_w
         c1 = x1.to(IDX) * stride_w
         if NEED_FEAT:
+            # relaxed: nothing reads the buffer before the kernel ends (red.global, as atomicAdd)
             gy0 = go * (1.0 - fy)
             gy1 = go * fy
-            tl.atomic_add(gfeat + r0 + c0, (gy0 * (1.0 - fx)).to(gfeat.dtype.element_ty), mask=k00)
-            tl.atomic_add(gfeat + r0 + c1, (gy0 * fx).to(gfeat.dtype.element_ty), mask=k01)
-            tl.atomic_add(gfeat + r1 + c0, (gy1 * (1.0 - fx)).to(gfeat.dtype.element_ty), mask=k10)
-            tl.atomic_add(gfeat + r1 + c1, (gy1 * fx).to(gfeat.dtype.element_ty), mask=k11)
+            tl.atomic_add(gfeat + r0 + c0, (gy0 * (1.0 - fx)).to(gfeat.dtype.element_ty), mask=k00, sem="relaxed")
+            tl.atomic_add(gfeat + r0 + c1, (gy0 * fx).to(gfeat.dtype.element_ty), mask=k01, sem="relaxed")
+            tl.atomic_add(gfeat + r1 + c0, (gy1 * (1.0 - fx)).to(gfeat.dtype.element_ty), mask=k10, sem="relaxed")
+            tl.atomic_add(gfeat + r1 + c1, (gy1 * fx).to(gfeat.dtype.element_ty), mask=k11, sem="relaxed")
         if NEED_COORD:
             v00 = tl.load(feat + r0 + c0, mask=k00, other=0.0).to(ACC)
             v01 = tl.load(feat + r0 + c1, mask=k01, other=0.0).to(ACC)

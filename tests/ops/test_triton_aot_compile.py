@@ -3,8 +3,8 @@ GPU and without register spills.
 
 tests/conftest.py sets TRITON_INTERPRET=1 for the interpreter tests, and interpreted
 kernels cannot be compiled, so the compilation runs in child processes started without
-it -- one per architecture, side by side. A first run compiles 36 specialisations per
-architecture (about a minute on 2 cores); triton's cache makes later runs take seconds.
+it -- one per architecture, side by side. A first run compiles 66 specialisations per
+architecture (a few minutes on 2 cores); triton's cache makes later runs take seconds.
 """
 from __future__ import annotations
 
@@ -47,6 +47,10 @@ def test_every_specialisation_compiles_without_spills(results, arch):
     returncode, rows, stderr = results[arch]
     names = {r["name"] for r in rows}
     want = {f"{d} {k} {p} {t}" for d in DIRECTIONS for k in KINDS for p in PADDINGS for t in DTYPES}
+    # the one-launch FPN kernels: with a transform for every padding rule, without one for roi_align
+    want |= {f"levels {d} matrix {p} {t}" for d in DIRECTIONS for p in PADDINGS for t in DTYPES}
+    want |= {f"levels {d} none roi_align {t}" for d in DIRECTIONS for t in DTYPES}
+    want |= {f"levels coordinate-gradients {k} {t}" for k in ("matrix", "none") for t in DTYPES}
     assert names == want, (sorted(want - names), stderr[-2000:])
     errors = [(r["name"], r["error"]) for r in rows if r["error"]]
     assert not errors, errors

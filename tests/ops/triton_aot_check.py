@@ -6,7 +6,8 @@ this must be checkable on a machine without a GPU. Triton compiles for a named t
 without a device (``triton.compile`` with a ``GPUTarget``; ``ptxas`` ships with
 triton), so this module compiles each specialisation the launchers can produce --
 forward and backward, parametric (matrix) and explicit grid, each padding rule, fp32 /
-fp16 / bf16 features -- for ``sm_80`` and ``sm_90`` and reads each cubin's resource usage
+fp16 / bf16 features, and the one-launch FPN kernels of
+:mod:`~stn_plugin.ops.roi_sample_levels_triton` -- for ``sm_80`` and ``sm_90`` and reads each cubin's resource usage
 with ``cuobjdump`` (also shipped with triton): registers, and local / stack memory,
 which for these kernels (no local arrays) is only ever spilled registers.
 
@@ -87,6 +88,7 @@ def recorded_launches() -> List[KernelLaunch]:
     Shapes are the detector's (256 channels, 7x7 cells, sampling ratio 2), so the tile
     sizes are the largest the launchers pick.
     """
+    from stn_plugin.ops import roi_sample_levels_triton as levels
     from stn_plugin.ops import roi_sample_triton as kernels
 
     if kernels.kernels_interpreted():
@@ -124,10 +126,38 @@ def recorded_launches() -> List[KernelLaunch]:
                                             **coords)
                     for (kernel, args, kwargs), direction in zip(recorded, ("forward", "backward")):
                         launches.append(_launch(f"{direction} {tag}", kernel, args, kwargs))
+            launches += _level_launches(recorded, levels, features, dtype)
     finally:
         for name, value in saved.items():
             setattr(kernels, name, value)
     return launches
+
+
+def _level_launches(recorded: list, levels, features: torch.Tensor, dtype: torch.dtype) -> List[KernelLaunch]:
+    """The one-launch FPN kernels of :mod:`stn_plugin.ops.roi_sample_levels_triton` on a
+    4-level pyramid: forward, features backward and the transform / box gradients, with
+    a transform for every padding rule and without one for the default rule."""
+    n, c, (oh, ow), s = 4, features.shape[1], (7, 7), 2
+    pyramid = [torch.zeros(2, c, 200 // st, 304 // st, dtype=dtype) for st in (4, 8, 16, 32)]
+    scales = [1 / st for st in (4, 8, 16, 32)]
+    rois = torch.zeros(n, 5, dtype=dtype)
+    grad_out = torch.zeros(n, c, oh, ow, dtype=dtype)
+    out: List[KernelLaunch] = []
+    names = ("levels forward", "levels backward", "levels coordinate-gradients")
+    for padding in levels.PADDING_CODES:
+        for kind, transform in (("matrix", torch.zeros(n, 3, 3, dtype=dtype)), ("none", None)):
+            if kind == "none" and padding != "roi_align":
+                continue
+            recorded.clear()
+            levels.levels_forward(pyramid, rois, transform, (oh, ow), s, padding, 56.0, scales)
+            levels.levels_backward(grad_out, pyramid, rois, transform, (oh, ow), s, padding, 56.0, scales,
+                                   True, transform is not None, True)
+            for (kernel, args, kwargs), name in zip(recorded, names):
+                if name == names[2] and padding != "roi_align":
+                    continue  # no padding in the coordinate-gradient kernel
+                tag = f"{kind} {_TYPE_NAMES[dtype]}" if name == names[2] else f"{kind} {padding} {_TYPE_NAMES[dtype]}"
+                out.append(_launch(f"{name} {tag}", kernel, args, kwargs))
+    return out
 
 
 def _launch(name: str, kernel, args: tuple, kwargs: dict) -> KernelLaunch:
