@@ -29,7 +29,7 @@ from torch import Tensor
 from .tables import build_from_table
 from .tps import ThinPlateSpline, grid_control_points, text_control_points
 from .transforms import MatrixTransform, TPSTransform, Transform
-from .validation import check_flags, check_tensor, is_tracing
+from .validation import check_flags, check_tensor, is_tracing, value_checks_enabled
 
 
 def _bounded(raw: Tensor, limit: Optional[float]) -> Tensor:
@@ -99,7 +99,7 @@ class TransformFamily:
     def check_params(self, raw: Tensor) -> Tensor:
         name = f"{self.name} parameters"
         raw = check_tensor(raw, name, dims=(2,), last_dims=(self.num_params,), finite=False)
-        if not is_tracing():
+        if not is_tracing() and value_checks_enabled(raw):  # on CUDA a host sync: see value_checks_enabled
             # raw parameters are usually a localization network's output: NaN there means
             # the training run diverged, which the bare "contains NaN" would not say
             check_flags((~torch.isfinite(raw.detach()).all(), ValueError(

@@ -21,6 +21,7 @@ torch.Size([2, 3, 3])
 from __future__ import annotations
 
 import math
+import os
 import sys
 from numbers import Integral, Real
 from typing import Sequence, Tuple
@@ -31,6 +32,27 @@ from torch import Tensor
 # A deferred value check: a 0-dim bool tensor that is True when the value is bad, and
 # the error to raise then.
 Flag = Tuple[Tensor, Exception]
+
+
+# "1": run host-synchronising value checks everywhere; "0": nowhere (unless asked for)
+CHECK_VALUES_ENV = "STN_PLUGIN_CHECK_VALUES"
+
+
+def value_checks_enabled(value=None, check_values=None) -> bool:
+    """Whether the value checks of a call on ``value`` run: ``check_values`` when given,
+    else ``STN_PLUGIN_CHECK_VALUES`` (``1`` / ``0``) when set, else only where they need
+    no host synchronisation, i.e. not for CUDA tensors (a GPU training step then never
+    waits for the host; set the variable to 1 to debug bad inputs there).
+
+    >>> value_checks_enabled(torch.zeros(1)), value_checks_enabled(torch.zeros(1), check_values=False)
+    (True, False)
+    """
+    if check_values is not None:
+        return bool(check_values)
+    env = os.environ.get(CHECK_VALUES_ENV, "")
+    if env.strip():
+        return env.strip() != "0"
+    return not (isinstance(value, Tensor) and value.is_cuda)
 
 
 def is_tracing() -> bool:

@@ -9,34 +9,22 @@ levels with :func:`~stn_plugin.ops.roi_sample` and gives the same result.
 """
 from __future__ import annotations
 
-import os
 from typing import Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
 from ..geometry.transforms import MatrixTransform, Transform
-from ..geometry.validation import (check_choice, check_flags, check_positive_int, check_positive_number, check_rois,
-                                   check_same_device, check_same_dtype, check_size2, check_tensor, finite_flag,
-                                   is_tracing)
+from ..geometry.validation import (CHECK_VALUES_ENV, check_choice, check_flags, check_positive_int,
+                                   check_positive_number, check_rois, check_same_device, check_same_dtype, check_size2,
+                                   check_tensor, finite_flag, is_tracing, value_checks_enabled)
 from .padding import PADDING_MODES
 from .roi_sample import BACKENDS, auto_backend, roi_sample
 
-__all__ = ["roi_sample_levels", "roi_levels", "value_checks_enabled", "CHECK_VALUES_ENV", "MAX_TRITON_LEVELS"]
-
-# set to 1 to check RoI / transform values (finite, batch index, corner order) in every
-# roi_sample_levels call: one host synchronisation per call on CUDA
-CHECK_VALUES_ENV = "STN_PLUGIN_CHECK_VALUES"
+__all__ = ["roi_sample_levels", "roi_levels", "CHECK_VALUES_ENV", "MAX_TRITON_LEVELS"]
 # feature maps the one-launch kernels take (separate pointer arguments)
 MAX_TRITON_LEVELS = 5
 _TRITON_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-
-
-def value_checks_enabled(check_values: Optional[bool] = None) -> bool:
-    """``check_values`` if given, else whether ``STN_PLUGIN_CHECK_VALUES=1`` is set."""
-    if check_values is not None:
-        return bool(check_values)
-    return os.environ.get(CHECK_VALUES_ENV, "0") not in ("", "0")
 
 
 def roi_levels(rois: Tensor, num_levels: int, finest_scale: float = 56.0) -> Tensor:
@@ -94,11 +82,13 @@ def roi_sample_levels(features: Sequence[Tensor], rois: Tensor, transform: Union
             kernels take up to 5 levels, matrix transforms and float32/16/bfloat16, or
             float64 in triton's interpreter).
         check_values: check that boxes and transforms are finite, batch indices are
-            integers in ``[0, B)`` and ``x2 >= x1``, ``y2 >= y1``: one host
-            synchronisation on CUDA. ``None`` (default): only when the environment
-            variable ``STN_PLUGIN_CHECK_VALUES=1`` is set. Unchecked, a RoI with an
-            invalid batch index samples 0 on the Triton path (it never reads outside
-            the maps). Shapes, dtypes and devices are always checked (no sync).
+            integers in ``[0, B)`` and ``x2 >= x1``, ``y2 >= y1`` -- one host
+            synchronisation on CUDA. ``None`` (default): on CPU tensors, and on CUDA
+            ones only with ``STN_PLUGIN_CHECK_VALUES=1`` (``0`` turns them off
+            everywhere; :func:`~stn_plugin.geometry.validation.value_checks_enabled`).
+            Unchecked, a RoI with an invalid batch index samples 0 on the Triton path
+            (it never reads outside the maps). Shapes, dtypes and devices are always
+            checked (no sync).
 
     Returns:
         ``(N, C, h, w)`` in the features' dtype, differentiable w.r.t. every level, the
@@ -118,7 +108,7 @@ def roi_sample_levels(features: Sequence[Tensor], rois: Tensor, transform: Union
             raise ValueError(f"features[{i}] has batch size and channels {tuple(f.shape[:2])}, features[0] "
                              f"{tuple(features[0].shape[:2])}: every level needs the same")
     ref = features[0]
-    checking = value_checks_enabled(check_values) and not is_tracing()
+    checking = value_checks_enabled(ref, check_values) and not is_tracing()
     value_flags = check_rois(rois, ref.shape[0]) if checking else _check_rois_shape(rois)
     check_same_device(rois, "rois", ref, "features")
     check_same_dtype(rois, "rois", ref, "features")

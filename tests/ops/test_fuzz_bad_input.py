@@ -28,6 +28,7 @@ from stn_plugin.geometry import build_family  # noqa: E402
 from stn_plugin.geometry.coords import sample_positions_1d  # noqa: E402
 from stn_plugin.ops import roi_sample, warp  # noqa: E402
 from stn_plugin.ops.roi_sample import PADDING_MODES as ROI_PADDINGS  # noqa: E402
+from stn_plugin.ops.roi_sample_levels import roi_levels, roi_sample_levels  # noqa: E402
 from stn_plugin.ops.warp import PADDING_MODES as WARP_PADDINGS  # noqa: E402
 
 def fuzz(max_examples: int):
@@ -175,6 +176,36 @@ def test_roi_sample_triton_kernels_agree_with_torch_path(case):
         assert _finite(got), name
         scale = max(1.0, float(want.abs().max())) if want.numel() else 1.0
         torch.testing.assert_close(got.cpu(), want.cpu(), rtol=1e-3, atol=1e-4 * scale, msg=lambda m: f"{name}: {m}")
+
+
+@pytest.mark.skipif(not TRITON, reason="triton is not installed")
+@fuzz(30)  # about one example in four is a valid call with matrices or no transform
+@given(roi_calls())
+def test_roi_sample_levels_kernels_agree_with_torch_path(case):
+    """The one-launch FPN kernels on the same valid calls, the map and a 2x coarser copy
+    as two levels (finest_scale 8 / spatial_scale px: both levels used), matrix
+    transforms or none: values and every gradient agree with the level loop."""
+    call, invalid, grad_out = case
+    transform = call["transform"]
+    if invalid or call["rois"].shape[0] == 0 or (transform is not None and transform.dim() != 3):
+        return
+    stride = 1.0 / call["spatial_scale"]
+    feats = [call["features"], call["features"][..., ::2, ::2].contiguous()]
+    results = []
+    for backend in ("torch", "triton"):
+        leaves = [t.detach().clone().to(DEVICE).requires_grad_() for t in feats + [call["rois"]]
+                  + ([] if transform is None else [transform])]
+        out = roi_sample_levels(leaves[:2], leaves[2], None if transform is None else leaves[3], call["out_size"],
+                                (stride, 2 * stride), 8 * stride, call["sampling_ratio"], call["padding"],
+                                backend=backend)
+        out.backward(grad_out.to(DEVICE))
+        # a level without RoIs has no gradient on the torch loop, zeros from the kernels
+        results.append([out] + [torch.zeros_like(t) if t.grad is None else t.grad for t in leaves])
+    assert roi_levels(call["rois"], 2, 8 * stride).numel() == out.shape[0]
+    for i, (got, want) in enumerate(zip(results[1], results[0])):
+        assert _finite(got), i
+        scale = max(1.0, float(want.detach().abs().max())) if want.numel() else 1.0
+        torch.testing.assert_close(got.cpu(), want.cpu(), rtol=1e-3, atol=1e-4 * scale, msg=lambda m: f"#{i}: {m}")
 
 
 # --------------------------------------------------------------------------- warp
