@@ -263,6 +263,9 @@ def run(device: torch.device, args) -> None:
             extractor = floor_fn  # the same floor, where mmcv has no ops (e.g. a GPU machine without mmcv)
             methods.append(("same levels, torchvision roi_align", lambda fs, r, m: floor_fn(fs, r), False))
     if device.type == "cuda":
+        methods.append(("roi_sample_levels affine, triton (one call)",
+                        lambda fs, r, m: roi_sample_levels(fs, r, m, (7, 7), STRIDES, FINEST_SCALE, 2,
+                                                           backend="triton"), True))
         methods.append(("roi_sample affine, triton", lambda fs, r, m: roi_sample_fpn(fs, r, m, "triton"), True))
         methods.append(("roi_sample affine, torch path", lambda fs, r, m: roi_sample_fpn(fs, r, m, "torch"), True))
     else:

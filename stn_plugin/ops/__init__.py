@@ -5,6 +5,7 @@ Imports nothing from the OpenMMLab stack; triton is imported only when a Triton 
 runs.
 """
 from .roi_sample import roi_sample
+from .roi_sample_levels import roi_sample_levels
 from .warp import warp
 
-__all__ = ["roi_sample", "warp"]
+__all__ = ["roi_sample", "roi_sample_levels", "warp"]
