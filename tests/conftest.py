@@ -88,3 +88,19 @@ def outline_rectifier_file(tmp_path):
     save_rectifier_file(spec, net.eval(), path)
     return path
 
+
+
+@pytest.fixture
+def triton_kernels():
+    """Skips a test unless roi_sample's Triton kernels can run here: on a GPU, or in
+    triton's interpreter (TRITON_INTERPRET=1 was set above before triton's import)."""
+    import importlib.util
+
+    if importlib.util.find_spec("triton") is None:
+        pytest.skip("triton is not installed")
+    if torch.cuda.is_available():
+        return
+    import triton.language as tl
+    from triton.runtime.interpreter import InterpretedFunction
+    if os.environ.get("TRITON_INTERPRET") != "1" or not isinstance(tl.zeros, InterpretedFunction):
+        pytest.skip("triton was imported before TRITON_INTERPRET=1 was set: no interpreter here")

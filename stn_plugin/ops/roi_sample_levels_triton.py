@@ -38,7 +38,8 @@ import triton
 import triton.language as tl
 
 from . import roi_sample_triton as _base
-from .roi_sample_triton import PADDING_CODES, _index_dtype, _setup_corners
+from .roi_sample_triton import (PADDING_CODES, _add_matrix_grad, _index_dtype, _setup_corners, _store_sums9,
+                                _zero_sums9)
 
 __all__ = ["MAX_LEVELS", "levels_forward", "levels_backward", "level_kernels"]
 
@@ -163,13 +164,15 @@ def _element_coords(k, oy, ox, OH, OW, m00, m01, m02, m10, m11, m12, m20, m21, m
 
 
 @triton.jit
-def _levels_fwd_kernel(out_ptr, rois_ptr, tf_ptr, f0, f1, f2, f3, f4,
-                       H0, H1, H2, H3, H4, W0, W1, W2, W3, W4, s0, s1, s2, s3, s4,
-                       sb0, sb1, sb2, sb3, sb4, sc0, sc1, sc2, sc3, sc4,
-                       sh0, sh1, sh2, sh3, sh4, sw0, sw1, sw2, sw3, sw4,
-                       B, C, OH, OW, finest_scale, w_tol,
-                       S: tl.constexpr, PAD: tl.constexpr, HAS_T: tl.constexpr, NUM_LEVELS: tl.constexpr,
-                       ACC: tl.constexpr, IDX: tl.constexpr, BLOCK: tl.constexpr):
+def _program_setup(rois_ptr, tf_ptr, f0, f1, f2, f3, f4, H0, H1, H2, H3, H4, W0, W1, W2, W3, W4,
+                   s0, s1, s2, s3, s4, sb0, sb1, sb2, sb3, sb4, sc0, sc1, sc2, sc3, sc4,
+                   sh0, sh1, sh2, sh3, sh4, sw0, sw1, sw2, sw3, sw4, B, C, OH, OW, finest_scale,
+                   HAS_T: tl.constexpr, NUM_LEVELS: tl.constexpr, ACC: tl.constexpr, IDX: tl.constexpr,
+                   BLOCK: tl.constexpr):
+    """What a forward or backward program derives from its id: the RoI ``n``, its block
+    of flat ``(c, y, x)`` output elements (``live``; ``lanes`` also needs a valid image
+    index), the RoI's level map ``feat`` with the elements' channel offsets ``base`` and
+    the row / column strides, the map's size ``H, W`` and the RoI's index matrix."""
     n = tl.program_id(0)
     P = OH * OW
     offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
@@ -190,6 +193,24 @@ def _levels_fwd_kernel(out_ptr, rois_ptr, tf_ptr, f0, f1, f2, f3, f4,
     base = (bi.to(IDX) * _pick(lvl, sb0, sb1, sb2, sb3, sb4, NUM_LEVELS).to(IDX)
             + c.to(IDX) * _pick(lvl, sc0, sc1, sc2, sc3, sc4, NUM_LEVELS).to(IDX))
     lanes = live & ((offs * 0 + b_ok.to(tl.int32)) != 0)
+    return (n, offs, live, lanes, oy, ox, lvl, H, W, feat, base, stride_h, stride_w,
+            m00, m01, m02, m10, m11, m12, m20, m21, m22)
+
+
+@triton.jit
+def _levels_fwd_kernel(out_ptr, rois_ptr, tf_ptr, f0, f1, f2, f3, f4,
+                       H0, H1, H2, H3, H4, W0, W1, W2, W3, W4, s0, s1, s2, s3, s4,
+                       sb0, sb1, sb2, sb3, sb4, sc0, sc1, sc2, sc3, sc4,
+                       sh0, sh1, sh2, sh3, sh4, sw0, sw1, sw2, sw3, sw4,
+                       B, C, OH, OW, finest_scale, w_tol,
+                       S: tl.constexpr, PAD: tl.constexpr, HAS_T: tl.constexpr, NUM_LEVELS: tl.constexpr,
+                       ACC: tl.constexpr, IDX: tl.constexpr, BLOCK: tl.constexpr):
+    (n, offs, live, lanes, oy, ox, lvl, H, W, feat, base, stride_h, stride_w,
+     m00, m01, m02, m10, m11, m12, m20, m21, m22) = _program_setup(
+        rois_ptr, tf_ptr, f0, f1, f2, f3, f4, H0, H1, H2, H3, H4, W0, W1, W2, W3, W4, s0, s1, s2, s3, s4,
+        sb0, sb1, sb2, sb3, sb4, sc0, sc1, sc2, sc3, sc4, sh0, sh1, sh2, sh3, sh4, sw0, sw1, sw2, sw3, sw4,
+        B, C, OH, OW, finest_scale, HAS_T, NUM_LEVELS, ACC, IDX, BLOCK)
+    P = OH * OW
     acc = tl.zeros([BLOCK], dtype=ACC)
     # a runtime loop over the s*s sub-samples keeps the code small
     for k in range(S * S):
@@ -219,40 +240,18 @@ def _levels_bwd_kernel(gout_ptr, gfeat_ptr, part_ptr, rois_ptr, tf_ptr, f0, f1, 
                        S: tl.constexpr, PAD: tl.constexpr, HAS_T: tl.constexpr, NUM_LEVELS: tl.constexpr,
                        NEED_FEAT: tl.constexpr, NEED_COORD: tl.constexpr,
                        ACC: tl.constexpr, IDX: tl.constexpr, BLOCK: tl.constexpr):
-    n = tl.program_id(0)
     pid = tl.program_id(1)
-    P = OH * OW
-    offs = pid * BLOCK + tl.arange(0, BLOCK)
-    live = offs < C * P
-    c = offs // P
-    p = offs - c * P
-    oy = p // OW
-    ox = p - oy * OW
-    (lvl, bi, b_ok, H, W, scale, hw, hh, cx, cy,
-     t00, t01, t02, t10, t11, t12, t20, t21, t22) = _roi_setup(
-        n, rois_ptr, tf_ptr, B, finest_scale, s0, s1, s2, s3, s4, H0, H1, H2, H3, H4, W0, W1, W2, W3, W4,
-        HAS_T, NUM_LEVELS, ACC)
-    m00, m01, m02, m10, m11, m12, m20, m21, m22 = _index_matrix(
-        scale, hw, hh, cx, cy, t00, t01, t02, t10, t11, t12, t20, t21, t22)
-    feat = _pick(lvl, f0, f1, f2, f3, f4, NUM_LEVELS)
-    stride_h = _pick(lvl, sh0, sh1, sh2, sh3, sh4, NUM_LEVELS).to(IDX)
-    stride_w = _pick(lvl, sw0, sw1, sw2, sw3, sw4, NUM_LEVELS).to(IDX)
-    base = (bi.to(IDX) * _pick(lvl, sb0, sb1, sb2, sb3, sb4, NUM_LEVELS).to(IDX)
-            + c.to(IDX) * _pick(lvl, sc0, sc1, sc2, sc3, sc4, NUM_LEVELS).to(IDX))
-    # the level's block of the shared fp32 gradient buffer (same strides as its features)
+    (n, offs, live, lanes, oy, ox, lvl, H, W, feat, base, stride_h, stride_w,
+     m00, m01, m02, m10, m11, m12, m20, m21, m22) = _program_setup(
+        rois_ptr, tf_ptr, f0, f1, f2, f3, f4, H0, H1, H2, H3, H4, W0, W1, W2, W3, W4, s0, s1, s2, s3, s4,
+        sb0, sb1, sb2, sb3, sb4, sc0, sc1, sc2, sc3, sc4, sh0, sh1, sh2, sh3, sh4, sw0, sw1, sw2, sw3, sw4,
+        B, C, OH, OW, finest_scale, HAS_T, NUM_LEVELS, ACC, IDX, BLOCK)
+    # the level's block of the shared gradient buffer (same strides as its features)
     gfeat = gfeat_ptr + _pick(lvl, g0, g1, g2, g3, g4, NUM_LEVELS).to(IDX)
-    lanes = live & ((offs * 0 + b_ok.to(tl.int32)) != 0)
+    P = OH * OW
     # d loss / d sample value: every sub-sample carries 1/(s*s) of its cell's gradient
     go = tl.load(gout_ptr + n.to(IDX) * (C * P) + offs, mask=live, other=0.0).to(ACC) * (1.0 / (S * S))
-    a00 = tl.zeros([BLOCK], dtype=ACC)
-    a01 = tl.zeros([BLOCK], dtype=ACC)
-    a02 = tl.zeros([BLOCK], dtype=ACC)
-    a10 = tl.zeros([BLOCK], dtype=ACC)
-    a11 = tl.zeros([BLOCK], dtype=ACC)
-    a12 = tl.zeros([BLOCK], dtype=ACC)
-    a20 = tl.zeros([BLOCK], dtype=ACC)
-    a21 = tl.zeros([BLOCK], dtype=ACC)
-    a22 = tl.zeros([BLOCK], dtype=ACC)
+    a00, a01, a02, a10, a11, a12, a20, a21, a22 = _zero_sums9(BLOCK, ACC)
     for k in range(S * S):
         x, y, u, v, z, defined = _element_coords(k, oy, ox, OH, OW, m00, m01, m02, m10, m11, m12, m20, m21, m22,
                                                  w_tol, S, ACC)
@@ -281,30 +280,11 @@ def _levels_bwd_kernel(gout_ptr, gfeat_ptr, part_ptr, rois_ptr, tf_ptr, f0, f1, 
             keep = valid & lanes  # also drops undefined samples
             dx = tl.where(keep, go * ((1.0 - fy) * (v01 - v00) + fy * (v11 - v10)) * gx, 0.0)
             dy = tl.where(keep, go * ((1.0 - fx) * (v10 - v00) + fx * (v11 - v01)) * gy, 0.0)
-            # x = X / z, y = Y / z with (X, Y, z) = M (u, v, 1)
-            dX = dx / z
-            dY = dy / z
-            dZ = -(dx * x + dy * y) / z
-            a00 += dX * u
-            a01 += dX * v
-            a02 += dX
-            a10 += dY * u
-            a11 += dY * v
-            a12 += dY
-            a20 += dZ * u
-            a21 += dZ * v
-            a22 += dZ
+            a00, a01, a02, a10, a11, a12, a20, a21, a22 = _add_matrix_grad(
+                a00, a01, a02, a10, a11, a12, a20, a21, a22, dx, dy, x, y, z, u, v)
     if NEED_COORD:
         part = part_ptr + (n.to(IDX) * tl.num_programs(1) + pid) * 9
-        tl.store(part + 0, tl.sum(a00, axis=0))
-        tl.store(part + 1, tl.sum(a01, axis=0))
-        tl.store(part + 2, tl.sum(a02, axis=0))
-        tl.store(part + 3, tl.sum(a10, axis=0))
-        tl.store(part + 4, tl.sum(a11, axis=0))
-        tl.store(part + 5, tl.sum(a12, axis=0))
-        tl.store(part + 6, tl.sum(a20, axis=0))
-        tl.store(part + 7, tl.sum(a21, axis=0))
-        tl.store(part + 8, tl.sum(a22, axis=0))
+        _store_sums9(part, a00, a01, a02, a10, a11, a12, a20, a21, a22)
 
 
 @triton.jit

@@ -205,6 +205,39 @@ def _roi_sample_fwd_kernel(feat_ptr, out_ptr, bidx_ptr, mat_ptr, xs_ptr, ys_ptr,
 
 
 @triton.jit
+def _zero_sums9(BLOCK: tl.constexpr, ACC: tl.constexpr):
+    """Nine ``[BLOCK]`` running sums of d loss / d matrix entry, at 0."""
+    z = tl.zeros([BLOCK], dtype=ACC)
+    return z, z, z, z, z, z, z, z, z
+
+
+@triton.jit
+def _add_matrix_grad(a00, a01, a02, a10, a11, a12, a20, a21, a22, dx, dy, x, y, z, u, v):
+    """The sums plus the gradient w.r.t. the matrix ``M`` of index coordinates
+    ``x = X / z, y = Y / z`` with ``(X, Y, z) = M (u, v, 1)``, given ``dx, dy`` (0 where
+    the sample is dropped)."""
+    dX = dx / z
+    dY = dy / z
+    dZ = -(dx * x + dy * y) / z
+    return (a00 + dX * u, a01 + dX * v, a02 + dX, a10 + dY * u, a11 + dY * v, a12 + dY,
+            a20 + dZ * u, a21 + dZ * v, a22 + dZ)
+
+
+@triton.jit
+def _store_sums9(part, a00, a01, a02, a10, a11, a12, a20, a21, a22):
+    """Write the totals of the nine sums to ``part[0:9]``."""
+    tl.store(part + 0, tl.sum(a00, axis=0))
+    tl.store(part + 1, tl.sum(a01, axis=0))
+    tl.store(part + 2, tl.sum(a02, axis=0))
+    tl.store(part + 3, tl.sum(a10, axis=0))
+    tl.store(part + 4, tl.sum(a11, axis=0))
+    tl.store(part + 5, tl.sum(a12, axis=0))
+    tl.store(part + 6, tl.sum(a20, axis=0))
+    tl.store(part + 7, tl.sum(a21, axis=0))
+    tl.store(part + 8, tl.sum(a22, axis=0))
+
+
+@triton.jit
 def _roi_sample_bwd_kernel(gout_ptr, feat_ptr, gfeat_ptr, bidx_ptr, mat_ptr, xs_ptr, ys_ptr, grid_ptr,
                            gmat_part_ptr, ggrid_part_ptr,
                            N, C, H, W, OH, OW, stride_b, stride_c, stride_h, stride_w, w_tol,
@@ -220,15 +253,7 @@ def _roi_sample_bwd_kernel(gout_ptr, feat_ptr, gfeat_ptr, bidx_ptr, mat_ptr, xs_
     # d loss / d sample value: every sub-sample carries 1/(s*s) of its cell's gradient
     go = tl.load(gout_ptr + out_off, mask=mask_p[:, None] & mc, other=0.0).to(tl.float32) * (1.0 / (S * S))
     # per-cell running sums of d loss / d matrix entry (parametric case)
-    a00 = tl.zeros([BLOCK_P], dtype=tl.float32)
-    a01 = tl.zeros([BLOCK_P], dtype=tl.float32)
-    a02 = tl.zeros([BLOCK_P], dtype=tl.float32)
-    a10 = tl.zeros([BLOCK_P], dtype=tl.float32)
-    a11 = tl.zeros([BLOCK_P], dtype=tl.float32)
-    a12 = tl.zeros([BLOCK_P], dtype=tl.float32)
-    a20 = tl.zeros([BLOCK_P], dtype=tl.float32)
-    a21 = tl.zeros([BLOCK_P], dtype=tl.float32)
-    a22 = tl.zeros([BLOCK_P], dtype=tl.float32)
+    a00, a01, a02, a10, a11, a12, a20, a21, a22 = _zero_sums9(BLOCK_P, tl.float32)
     # a runtime loop over the s*s sub-samples: unrolling it made the code several
     # times larger and spilled registers
     for k in range(S * S):
@@ -274,31 +299,13 @@ def _roi_sample_bwd_kernel(gout_ptr, feat_ptr, gfeat_ptr, bidx_ptr, mat_ptr, xs_
                 tl.store(ggrid_part_ptr + goff, dx, mask=mask_p)
                 tl.store(ggrid_part_ptr + goff + 1, dy, mask=mask_p)
             else:
-                # x = X / z, y = Y / z with (X, Y, z) = M (u, v, 1)
-                dX = tl.where(keep, dx / z, 0.0)
-                dY = tl.where(keep, dy / z, 0.0)
-                dZ = tl.where(keep, -(dx * x + dy * y) / z, 0.0)
-                a00 += dX * u
-                a01 += dX * v
-                a02 += dX
-                a10 += dY * u
-                a11 += dY * v
-                a12 += dY
-                a20 += dZ * u
-                a21 += dZ * v
-                a22 += dZ
+                # dx, dy are 0 where not kept
+                a00, a01, a02, a10, a11, a12, a20, a21, a22 = _add_matrix_grad(
+                    a00, a01, a02, a10, a11, a12, a20, a21, a22, dx, dy, x, y, z, u, v)
     if NEED_COORD:
         if not IS_GRID:
             part = gmat_part_ptr + ((n.to(IDX) * tl.num_programs(1) + pid_p) * tl.num_programs(2) + pid_c) * 9
-            tl.store(part + 0, tl.sum(a00, axis=0))
-            tl.store(part + 1, tl.sum(a01, axis=0))
-            tl.store(part + 2, tl.sum(a02, axis=0))
-            tl.store(part + 3, tl.sum(a10, axis=0))
-            tl.store(part + 4, tl.sum(a11, axis=0))
-            tl.store(part + 5, tl.sum(a12, axis=0))
-            tl.store(part + 6, tl.sum(a20, axis=0))
-            tl.store(part + 7, tl.sum(a21, axis=0))
-            tl.store(part + 8, tl.sum(a22, axis=0))
+            _store_sums9(part, a00, a01, a02, a10, a11, a12, a20, a21, a22)
 
 
 def kernels_interpreted() -> bool:

@@ -4,30 +4,15 @@ level loop's (the torch path). Without a GPU the kernels run in triton's interpr
 (tests/conftest.py sets TRITON_INTERPRET=1), and the rectifier is pointed at them."""
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import pytest
 import torch
 
 from stn_plugin.detection import AffineRoIRectifier, TPSRoIRectifier
 from stn_plugin.detection import roi_rectifiers
 
-if importlib.util.find_spec("triton") is None:
-    pytest.skip("triton is not installed", allow_module_level=True)
 CUDA = torch.cuda.is_available()
 DEVICE = torch.device("cuda" if CUDA else "cpu")
-
-
-def _interpreter_ready() -> bool:
-    if os.environ.get("TRITON_INTERPRET") != "1":
-        return False
-    import triton.language as tl
-    from triton.runtime.interpreter import InterpretedFunction
-    return isinstance(tl.zeros, InterpretedFunction)
-
-
-pytestmark = pytest.mark.skipif(not (CUDA or _interpreter_ready()), reason="needs a GPU or triton's interpreter")
+pytestmark = pytest.mark.usefixtures("triton_kernels")  # a GPU or triton's interpreter (tests/conftest.py)
 
 
 def _inputs():

@@ -9,31 +9,15 @@ and features gradients 1e-5, coordinate gradients (sums) 1e-4; fp16 2e-3.
 """
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import pytest
 import torch
 
 from stn_plugin.ops.roi_sample_levels import roi_levels, roi_sample_levels
 
-if importlib.util.find_spec("triton") is None:
-    pytest.skip("triton is not installed", allow_module_level=True)
-
 CUDA = torch.cuda.is_available()
 DEVICE = torch.device("cuda" if CUDA else "cpu")
-
-
-def _interpreter_ready() -> bool:
-    if os.environ.get("TRITON_INTERPRET") != "1":
-        return False
-    import triton.language as tl
-    from triton.runtime.interpreter import InterpretedFunction
-    return isinstance(tl.zeros, InterpretedFunction)
-
-
-needs_kernels = pytest.mark.skipif(not (CUDA or _interpreter_ready()),
-                                   reason="needs a GPU or TRITON_INTERPRET=1 before triton's import (conftest)")
+# the kernel tests: on a GPU, or in triton's interpreter (see tests/conftest.py)
+needs_kernels = pytest.mark.usefixtures("triton_kernels")
 
 
 def _case(kind, num_levels=3, channels=3, seed=0, dtype=torch.float32):
