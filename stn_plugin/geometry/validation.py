@@ -236,14 +236,14 @@ def check_choice(value, choices: Sequence, name: str):
     return value
 
 
-def check_rois(rois, batch_size: int, name: str = "rois") -> list[Flag]:
+def check_rois(rois, batch_size: int, name: str = "rois", values: bool = True) -> list[Flag]:
     """Check the shape of RoIs and return their value flags for :func:`check_flags`.
 
     Conventions: ``rois`` is ``(N, 5)`` = ``(batch_idx, x1, y1, x2, y2)``, box corners in
     continuous image pixels; ``batch_idx`` must be an integer in ``[0, batch_size)``,
     and ``x2 >= x1``, ``y2 >= y1`` (zero-size boxes are allowed). The flags are
     returned rather than checked so a caller can read them together with its other
-    value checks in one host synchronisation.
+    value checks in one host synchronisation; ``values=False`` checks the shape only.
 
     >>> rois = torch.tensor([[0.0, 1.0, 1.0, 5.0, 6.0], [1.0, 4.0, 1.0, 2.0, 6.0]])
     >>> check_flags(*check_rois(rois, batch_size=2))
@@ -254,7 +254,7 @@ def check_rois(rois, batch_size: int, name: str = "rois") -> list[Flag]:
     check_tensor(rois, name, finite=False)
     if rois.dim() != 2 or rois.shape[1] != 5:
         raise ValueError(f"{name} must have shape (N, 5) = (batch_idx, x1, y1, x2, y2), got {tuple(rois.shape)}")
-    if rois.shape[0] == 0 or is_tracing():  # nothing to check / no value checks in a traced graph
+    if not values or rois.shape[0] == 0 or is_tracing():  # nothing to check / no value checks in a traced graph
         return []
     values = rois.detach()
     bidx, x1, y1, x2, y2 = values.unbind(1)

@@ -27,7 +27,7 @@ from .roi_sample_torch import roi_sample_index_points, roi_sample_torch
 from .roi_sample_traceable import roi_sample_traceable
 from .sampler_selection import active_sampler
 
-__all__ = ["roi_sample", "auto_backend", "PADDING_MODES", "BACKENDS", "TRITON_DTYPES"]
+__all__ = ["roi_sample", "auto_backend", "check_sampling_options", "PADDING_MODES", "BACKENDS", "TRITON_DTYPES"]
 
 BACKENDS = ("auto", "torch", "triton")
 # dtypes the Triton kernels take (fp32 accumulation inside)
@@ -107,11 +107,8 @@ def roi_sample(features: Tensor, rois: Tensor, transform: Union[None, Tensor, Tr
     value_flags = check_rois(rois, features.shape[0])
     check_same_device(rois, "rois", features, "features")
     check_same_dtype(rois, "rois", features, "features")
-    out_size = check_size2(out_size, "out_size")
-    sampling_ratio = check_positive_int(sampling_ratio, "sampling_ratio")
+    out_size, sampling_ratio = check_sampling_options(out_size, sampling_ratio, padding, backend)
     spatial_scale = check_positive_number(spatial_scale, "spatial_scale")
-    check_choice(padding, PADDING_MODES, "padding")
-    check_choice(backend, BACKENDS, "backend")
     with profile_stage("roi_sample.transform_grid"):
         transform, transform_flags = _sampler_transform(transform, features, rois.shape[0], out_size,
                                                         sampling_ratio)
@@ -125,6 +122,15 @@ def roi_sample(features: Tensor, rois: Tensor, transform: Union[None, Tensor, Tr
         torch_path = roi_sample_traceable if is_tracing() or active_sampler() == "gather" else roi_sample_torch
         return torch_path(features, rois, transform, out_size, spatial_scale, sampling_ratio, padding)
     return _roi_sample_triton(features, rois, transform, out_size, spatial_scale, sampling_ratio, padding)
+
+
+def check_sampling_options(out_size, sampling_ratio, padding: str, backend: str) -> Tuple[Tuple[int, int], int]:
+    """``(out_size as (h, w), sampling_ratio)`` after checking them, ``padding`` and ``backend``."""
+    out_size = check_size2(out_size, "out_size")
+    sampling_ratio = check_positive_int(sampling_ratio, "sampling_ratio")
+    check_choice(padding, PADDING_MODES, "padding")
+    check_choice(backend, BACKENDS, "backend")
+    return out_size, sampling_ratio
 
 
 def auto_backend(device: torch.device, dtype: torch.dtype) -> str:

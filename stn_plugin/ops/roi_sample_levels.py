@@ -15,11 +15,10 @@ import torch
 from torch import Tensor
 
 from ..geometry.transforms import MatrixTransform, Transform
-from ..geometry.validation import (CHECK_VALUES_ENV, check_choice, check_flags, check_positive_int,
-                                   check_positive_number, check_rois, check_same_device, check_same_dtype, check_size2,
-                                   check_tensor, finite_flag, is_tracing, value_checks_enabled)
-from .padding import PADDING_MODES
-from .roi_sample import BACKENDS, auto_backend, roi_sample
+from ..geometry.validation import (CHECK_VALUES_ENV, check_flags, check_positive_number, check_rois,
+                                   check_same_device, check_same_dtype, check_tensor, finite_flag, is_tracing,
+                                   value_checks_enabled)
+from .roi_sample import auto_backend, check_sampling_options, roi_sample
 
 __all__ = ["roi_sample_levels", "roi_levels", "CHECK_VALUES_ENV", "MAX_TRITON_LEVELS"]
 # feature maps the one-launch kernels take (separate pointer arguments)
@@ -109,14 +108,11 @@ def roi_sample_levels(features: Sequence[Tensor], rois: Tensor, transform: Union
                              f"{tuple(features[0].shape[:2])}: every level needs the same")
     ref = features[0]
     checking = value_checks_enabled(ref, check_values) and not is_tracing()
-    value_flags = check_rois(rois, ref.shape[0]) if checking else _check_rois_shape(rois)
+    value_flags = check_rois(rois, ref.shape[0], values=checking)
     check_same_device(rois, "rois", ref, "features")
     check_same_dtype(rois, "rois", ref, "features")
-    out_size = check_size2(out_size, "out_size")
-    sampling_ratio = check_positive_int(sampling_ratio, "sampling_ratio")
+    out_size, sampling_ratio = check_sampling_options(out_size, sampling_ratio, padding, backend)
     finest_scale = check_positive_number(finest_scale, "finest_scale")
-    check_choice(padding, PADDING_MODES, "padding")
-    check_choice(backend, BACKENDS, "backend")
     n = rois.shape[0]
     if isinstance(transform, MatrixTransform):
         if transform.batch_size != n:
@@ -142,13 +138,6 @@ def roi_sample_levels(features: Sequence[Tensor], rois: Tensor, transform: Union
                                          sampling_ratio, padding)
     return _roi_sample_levels_loop(features, rois, transform, out_size, strides, finest_scale, sampling_ratio,
                                    padding, backend)
-
-
-def _check_rois_shape(rois) -> list:
-    check_tensor(rois, "rois", finite=False)
-    if rois.dim() != 2 or rois.shape[1] != 5:
-        raise ValueError(f"rois must have shape (N, 5) = (batch_idx, x1, y1, x2, y2), got {tuple(rois.shape)}")
-    return []
 
 
 def _roi_sample_levels_loop(features, rois, transform, out_size, strides, finest_scale, sampling_ratio, padding,
