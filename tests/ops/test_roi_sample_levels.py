@@ -166,3 +166,16 @@ def test_one_call_costs_few_launches_and_ops():
     count = count_calls(DEVICE, "levels")
     assert len(count.launches) == 3, count.summary()  # forward, features backward, transform/box gradients
     assert count.total <= 15, count.summary()
+
+
+def test_torch_path_compiles_fullgraph():
+    """While tracing, the torch path samples every RoI on every level and keeps its own
+    level's (no data-dependent shapes): one graph, eager mode's numbers."""
+    torch._dynamo.reset()
+    feats, rois, transform, strides = _case("affine", channels=2)
+
+    def fn(fs, r, t):
+        return roi_sample_levels(fs, r, t, (2, 3), strides, 8, 2, backend="torch")
+    want = fn(feats, rois, transform)
+    got = torch.compile(fn, fullgraph=True, backend="aot_eager")(feats, rois, transform)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
