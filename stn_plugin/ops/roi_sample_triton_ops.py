@@ -156,7 +156,7 @@ def _levels_backward(ctx, grad_out: Tensor):
         deterministic_guard()
     gflat, grois, gtf = torch.ops.stn_plugin.roi_sample_levels_backward(
         grad_out.contiguous(), features, rois, transform, *ctx.cfg, need_features, need_transform, need_boxes)
-    return ((_level_gradients(gflat, tuple(features)) if need_features else None),
+    return ((_level_gradients(gflat, tuple(features)) if need_features else [None] * len(features)),
             grois if need_boxes else None, gtf if need_transform else None, *([None] * len(ctx.cfg)))
 
 

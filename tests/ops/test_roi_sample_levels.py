@@ -179,3 +179,19 @@ def test_torch_path_compiles_fullgraph():
     want = fn(feats, rois, transform)
     got = torch.compile(fn, fullgraph=True, backend="aot_eager")(feats, rois, transform)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+@needs_kernels
+def test_only_the_gradients_asked_for():
+    """Boxes alone (plain boxes, features detached), then one level's features alone."""
+    feats, rois, _, strides = _case("none", channels=2)
+    grads = []
+    for backend in ("torch", "triton"):
+        r = rois.to(DEVICE).requires_grad_()
+        roi_sample_levels([f.to(DEVICE) for f in feats], r, None, (2, 3), strides, 8, 2, backend=backend).sum().backward()
+        fs = [f.to(DEVICE).requires_grad_(i == 1) for i, f in enumerate(feats)]
+        roi_sample_levels(fs, rois.to(DEVICE), None, (2, 3), strides, 8, 2, backend=backend).sum().backward()
+        assert fs[0].grad is None and fs[2].grad is None
+        grads.append((r.grad, fs[1].grad))
+    for got, want in zip(grads[1], grads[0]):
+        torch.testing.assert_close(got.cpu(), want.cpu(), rtol=1e-4, atol=1e-4)
