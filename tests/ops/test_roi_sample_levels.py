@@ -149,7 +149,8 @@ def test_empty_rois_and_deterministic_guard():
     assert out.shape == (0, 1, 2, 3)
     out.sum().backward()
     assert all(f.grad is not None and f.grad.abs().sum() == 0 for f in fs)
-    prev, prev_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    prev = torch.are_deterministic_algorithms_enabled()
+    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     try:
         torch.use_deterministic_algorithms(True)
         out = roi_sample_levels(fs, rois.to(DEVICE), transform.to(DEVICE), (2, 3), strides, 8, backend="triton")
@@ -188,7 +189,8 @@ def test_only_the_gradients_asked_for():
     grads = []
     for backend in ("torch", "triton"):
         r = rois.to(DEVICE).requires_grad_()
-        roi_sample_levels([f.to(DEVICE) for f in feats], r, None, (2, 3), strides, 8, 2, backend=backend).sum().backward()
+        out = roi_sample_levels([f.to(DEVICE) for f in feats], r, None, (2, 3), strides, 8, 2, backend=backend)
+        out.sum().backward()
         fs = [f.to(DEVICE).requires_grad_(i == 1) for i, f in enumerate(feats)]
         roi_sample_levels(fs, rois.to(DEVICE), None, (2, 3), strides, 8, 2, backend=backend).sum().backward()
         assert fs[0].grad is None and fs[2].grad is None
