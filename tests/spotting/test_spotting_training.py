@@ -189,25 +189,63 @@ def test_word_crops_are_the_words_boxes(scenes, tmp_path):
 
 
 def test_benchmark_tool_runs_every_stage(scenes, tmp_path):
-    """Two iterations of every stage on the tiny set: the table has the four variants."""
+    """Two iterations of every kind of stage on the tiny set (a detect-then-read variant,
+    two end-to-end ones on refined boxes, the outline reader joined from one of them):
+    the table has the chosen variants; only the crop recognizer they need is trained."""
     out = tmp_path / "bench"
+    variants = ["crop-crnn", "e2e-tps-outline", "e2e-affine-outline", "outline-crop-crnn"]
     proc = subprocess.run([sys.executable, str(REPO / "tools" / "spotting_benchmark.py"), "--iters", "2",
                            "--data", str(scenes), "--num-train", "4", "--num-val", "2", "--threads", "1",
-                           "--timing-repeats", "1", "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=900)
+                           "--timing-repeats", "1", "--recog-boxes", "refined", "--variants", *variants,
+                           "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     rows = json.loads(next(out.glob("results_*.json")).read_text())
-    assert [r["variant"] for r in rows] == ["crop-crnn", "crop-crnn-tps", "e2e-crnn", "e2e-tps"]
+    assert [r["variant"] for r in rows] == variants
     for r in rows:
         assert 0.0 <= r["e2e_hmean"] <= 1.0 and 0.0 <= r["det_hmean"] <= 1.0 and r["s_per_image"] > 0
         assert all(p["s_per_iter"] > 0 for p in r["phases"]) and r["train_minutes"] > 0
-    assert "| e2e-tps" in proc.stdout
-    # the second half of the schedule ran end to end from the composed half-way weights
-    assert (out / "e2e-tps" / "iter_1.pth").exists() and (out / "e2e_init.pth").exists()
+    assert "| e2e-tps-outline" in proc.stdout and not (out / "crop-crnn-tps").exists()
+    # the second half of the schedule ran end to end from the composed half-way weights, on the refined boxes
+    assert (out / "e2e-tps-outline" / "iter_1.pth").exists() and (out / "e2e_init.pth").exists()
+    assert "recog_boxes='refined'" in (out / "e2e-affine-outline" / "e2e_config.py").read_text()
+    # the outline reader: the outline spotter's rectifier, the crop CRNN's recognizer
+    joined = torch.load(out / "outline-crop-crnn.pth", map_location="cpu", weights_only=False)["state_dict"]
+    spotter = torch.load(out / "e2e-tps-outline" / "iter_1.pth", map_location="cpu", weights_only=False)["state_dict"]
+    crnn = torch.load(out / "crop-crnn" / "iter_2.pth", map_location="cpu", weights_only=False)["state_dict"]
+    key = next(k for k in spotter if k.startswith("roi_head.recog_roi_extractor."))
+    torch.testing.assert_close(joined[key], spotter[key])
+    key = next(k for k in crnn if k.startswith("decoder."))
+    torch.testing.assert_close(joined["roi_head.recognizer." + key], crnn[key])
     # another setting into the same folder is refused, not mixed in
     again = subprocess.run([sys.executable, str(REPO / "tools" / "spotting_benchmark.py"), "--iters", "4",
                             "--data", str(scenes), "--num-train", "4", "--num-val", "2", "--out", str(out)],
                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert again.returncode != 0 and "other settings" in again.stdout + again.stderr
+
+
+def test_an_outline_spotter_keeps_its_rectifier_and_takes_a_crop_recognizer(tmp_path):
+    cfg = Config.fromfile(str(SPOTTING / "faster-rcnn_r18_fpn_tps-outline-crop-crnn_word-scenes.py"))
+    torch.manual_seed(6)
+    spotter = MODELS.build(cfg.model)
+    for p in spotter.parameters():
+        p.data.normal_()
+    recognizer = MODELS.build(copy.deepcopy(cfg.model.roi_head.recognizer))
+    torch.save(dict(state_dict=spotter.state_dict()), tmp_path / "spotter.pth")
+    torch.save(dict(state_dict=recognizer.state_dict()), tmp_path / "rec.pth")
+    out = compose_spotter_checkpoint(str(tmp_path / "spotter.pth"), str(tmp_path / "rec.pth"), str(tmp_path / "s.pth"),
+                                     keep_recog_roi_extractor=True)
+    state = torch.load(out, map_location="cpu", weights_only=False)["state_dict"]
+    fresh = MODELS.build(cfg.model)
+    result = fresh.load_state_dict(state, strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    for k, v in spotter.roi_head.recog_roi_extractor.state_dict().items():
+        torch.testing.assert_close(fresh.roi_head.recog_roi_extractor.state_dict()[k], v)
+    for k, v in recognizer.state_dict().items():
+        torch.testing.assert_close(fresh.roi_head.recognizer.state_dict()[k], v)
+    dropped = compose_spotter_checkpoint(str(tmp_path / "spotter.pth"), str(tmp_path / "rec.pth"),
+                                         str(tmp_path / "d.pth"))
+    assert not any(k.startswith("roi_head.recog_roi_extractor.")
+                   for k in torch.load(dropped, map_location="cpu", weights_only=False)["state_dict"])
 
 
 @pytest.mark.parametrize("recog_boxes", ["proposals", "refined"])
