@@ -72,6 +72,18 @@ def test_outline_target_of_a_bent_word_follows_its_edges():
     assert far.abs().max() < 1.5 and far.abs().max() > 1.49
 
 
+def test_a_tps_rectifier_with_asters_layout_is_supervised_on_its_two_edges():
+    cfg = Config.fromfile(str(TPS_OUTLINE)).model.roi_head.recog_roi_extractor
+    cfg.update(num_control_points=20, layout="text")
+    extractor = MODELS.build(cfg)
+    targets = roi_outline_targets([BENT], BOX, extractor.family)
+    assert targets.shape == (1, 20, 2)
+    # the top row follows the bent top edge: its middle points lie higher than its ends
+    assert targets[0, 4, 1] < targets[0, 0, 1] - 0.2 and targets[0, 14, 1] < targets[0, 10, 1] - 0.2
+    with pytest.raises(ValueError, match="layout"):
+        MODELS.build(dict(cfg, layout="ring"))
+
+
 def _rectifier(kind: str):
     cfg = Config.fromfile(str(TPS_OUTLINE if kind == "tps" else AFFINE_OUTLINE)).model.roi_head.recog_roi_extractor
     return MODELS.build(cfg)
