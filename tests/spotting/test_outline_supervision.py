@@ -11,11 +11,10 @@ import pytest
 import torch
 from mmcv.ops import RoIAlign
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmengine.structures import InstanceData
 
 import stn_plugin  # noqa: F401  (registers)
-from mmdet.registry import DATASETS, MODELS
+from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import PolygonMasks
 from mmdet.utils import register_all_modules
@@ -160,24 +159,14 @@ def scenes(tmp_path_factory):
                                 progress=False)
 
 
-def _batch(model, root, config):
-    cfg = Config.fromfile(str(config))
-    cfg.train_dataloader.dataset.data_root = str(root) + "/"
-    for t in cfg.train_dataloader.dataset.pipeline:
-        if t.type == "Resize":
-            t.scale = (128, 128)
-    train = DATASETS.build(cfg.train_dataloader.dataset)
-    return model.data_preprocessor(pseudo_collate([train[0], train[1]]), True)
-
-
 @pytest.mark.parametrize("geometry", ["both", "gt"])
-def test_the_spotter_trains_its_outline_from_the_polygons(scenes, geometry):
+def test_the_spotter_trains_its_outline_from_the_polygons(scenes, geometry, spotting_batch):
     torch.manual_seed(0)
     cfg = Config.fromfile(str(TPS_OUTLINE)).model
     cfg.roi_head.recog_geometry = geometry
     model = MODELS.build(cfg)
     model.init_weights()
-    batch = _batch(model, scenes, TPS_OUTLINE)
+    batch = model.data_preprocessor(spotting_batch(TPS_OUTLINE, scenes, 128), True)
     losses = model.loss(batch["inputs"], batch["data_samples"])
     assert {"loss_outline", "loss_recog_gt_ctc"} <= set(losses)
     assert ("loss_recog_ctc" in losses) == (geometry == "both")
@@ -189,14 +178,14 @@ def test_the_spotter_trains_its_outline_from_the_polygons(scenes, geometry):
     assert all(p.grad is None or not p.grad.any() for p in head.recognizer.parameters())
 
 
-def test_polygon_crops_at_test_time_and_bad_settings_are_named(scenes):
+def test_polygon_crops_at_test_time_and_bad_settings_are_named(scenes, spotting_batch):
     torch.manual_seed(0)
     cfg = Config.fromfile(str(CONFIGS / "faster-rcnn_r18_fpn_tps-outline-crop-crnn_word-scenes.py")).model
     cfg.test_cfg.rcnn.max_per_img = 4
     model = MODELS.build(cfg)
     model.init_weights()
     model.eval()
-    batch = _batch(model, scenes, TPS_OUTLINE)
+    batch = model.data_preprocessor(spotting_batch(TPS_OUTLINE, scenes, 128), True)
     with torch.no_grad():
         out = model.predict(batch["inputs"], batch["data_samples"], rescale=False)
         assert all(len(o.pred_instances.texts) == len(o.pred_instances.bboxes) > 0 for o in out)

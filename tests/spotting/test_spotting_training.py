@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapperDict
 
 import stn_plugin  # noqa: F401  (registers)
-from mmdet.registry import DATASETS, MODELS
+from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
 from stn_plugin.spotting.checkpoints import compose_spotter_checkpoint
@@ -88,25 +87,15 @@ def test_bad_groups_are_named():
         SubmoduleOptimWrapperConstructor(_groups(), paramwise_cfg=dict(norm_decay_mult=0))
 
 
-def _train_batch(scenes):
-    cfg = Config.fromfile(str(TPS))
-    cfg.train_dataloader.dataset.data_root = str(scenes) + "/"
-    for t in cfg.train_dataloader.dataset.pipeline:
-        if t.type == "Resize":
-            t.scale = (160, 160)
-    train = DATASETS.build(cfg.train_dataloader.dataset)
-    return pseudo_collate([train[0], train[1]])
-
-
 @pytest.mark.parametrize("frozen", ["default", "recognition"])
-def test_train_step_steps_each_optimizer_on_its_own_part(scenes, frozen):
+def test_train_step_steps_each_optimizer_on_its_own_part(scenes, frozen, spotting_batch):
     """With one group's learning rate 0, a step moves only the other group's weights."""
     model = _model()
     wrappers = SubmoduleOptimWrapperConstructor(
         _groups(recognition_lr=0.0 if frozen == "recognition" else 1e-2,
                 detector_lr=0.0 if frozen == "default" else 1e-2))(model)
     before = {k: v.detach().clone() for k, v in model.named_parameters()}
-    log_vars = model.train_step(_train_batch(scenes), wrappers)
+    log_vars = model.train_step(spotting_batch(TPS, scenes), wrappers)
     assert "loss_recog_ctc" in log_vars and torch.isfinite(torch.as_tensor(log_vars["loss"]).detach())
     moved = {k for k, v in model.named_parameters() if not torch.equal(v, before[k])}
     recognition = {k for k in before if k.startswith(tuple(RECOGNITION))}
@@ -118,12 +107,12 @@ def test_train_step_steps_each_optimizer_on_its_own_part(scenes, frozen):
     assert all(p.grad is None or not p.grad.any() for p in model.parameters())
 
 
-def test_amp_or_accumulation_with_several_optimizers_is_refused(scenes):
+def test_amp_or_accumulation_with_several_optimizers_is_refused(scenes, spotting_batch):
     model = _model()
     groups = _groups()
     groups["recognition"]["accumulative_counts"] = 2
     with pytest.raises(ValueError, match="accumulative_counts"):
-        model.train_step(_train_batch(scenes), SubmoduleOptimWrapperConstructor(groups)(model))
+        model.train_step(spotting_batch(TPS, scenes), SubmoduleOptimWrapperConstructor(groups)(model))
 
 
 def _checkpoints(tmp_path, recognizer_cfg):
@@ -249,13 +238,13 @@ def test_an_outline_spotter_keeps_its_rectifier_and_takes_a_crop_recognizer(tmp_
 
 
 @pytest.mark.parametrize("recog_boxes", ["proposals", "refined"])
-def test_recognition_loss_reaches_the_box_regression_only_when_asked(scenes, recog_boxes):
+def test_recognition_loss_reaches_the_box_regression_only_when_asked(scenes, recog_boxes, spotting_batch):
     cfg = copy.deepcopy(Config.fromfile(str(TPS)).model)
     cfg.roi_head.recog_boxes = recog_boxes
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()
-    batch = model.data_preprocessor(_train_batch(scenes), True)
+    batch = model.data_preprocessor(spotting_batch(TPS, scenes), True)
     losses = model.loss(batch["inputs"], batch["data_samples"])
     losses["loss_recog_ctc"].backward()
     reg = model.roi_head.bbox_head.fc_reg.weight.grad
