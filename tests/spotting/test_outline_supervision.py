@@ -149,6 +149,10 @@ def test_teacher_forced_crops_are_the_geometric_rectification_of_the_annotated_p
     box = torch.tensor([[1, 15.0, 18.0, 115.0, 50.0]])
     roi_align = RoIAlign((32, 100), 1.0, sampling_ratio=2, aligned=True)(images, box)[0]
     torch.testing.assert_close(crops[2], roi_align, atol=1e-4, rtol=0)
+    # without the polygons (boxes only) the head says what it needs
+    del samples[0].gt_instances.masks
+    with pytest.raises(ValueError, match="PolygonMasks"):
+        head.gt_geometry_crops(images, samples)
 
 
 @pytest.fixture(scope="module")
