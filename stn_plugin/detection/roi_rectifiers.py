@@ -213,16 +213,18 @@ class AffineRoIRectifier(RoIRectifierExtractor):
 
 @MODELS.register_module()
 class TPSRoIRectifier(RoIRectifierExtractor):
-    """RoI rectifier with a thin-plate spline of ``num_control_points`` (grid layout).
+    """RoI rectifier with a thin-plate spline of ``num_control_points``.
 
+    ``layout``: ``'grid'`` (default; a square grid, 16 = 4 x 4) or ``'text'`` (ASTER's:
+    half the points along the crop's top edge, half along its bottom edge).
     ``control_point_range`` bounds the source points (default 1.5 box half-sizes).
     """
 
     def __init__(self, *args, num_control_points: int = 16, control_point_range: Optional[float] = 1.5,
-                 margin: float = 0.0, **kwargs) -> None:
+                 margin: float = 0.0, layout: str = "grid", **kwargs) -> None:
         if "family" in kwargs:
             raise KeyError("TPSRoIRectifier takes num_control_points / control_point_range / margin, "
                            "not family (use AffineRoIRectifier for matrix families)")
         family = dict(type="tps", num_control_points=num_control_points, margin=margin,
-                      control_point_range=control_point_range)
+                      control_point_range=control_point_range, layout=layout)
         super().__init__(*args, family=family, **kwargs)

@@ -11,7 +11,15 @@ same budget, scored by :class:`~stn_plugin.spotting.TextSpottingMetric` (polygon
 * ``e2e-crnn``: one model, trained end to end: the recognizer reads axis-aligned RoI
   samples of the detector's proposals;
 * ``e2e-tps``: the same with a TPS RoI rectifier between the RoIs and the recognizer,
-  trained by the recognition loss; its polygons follow the rectified words.
+  trained by the recognition loss; its polygons follow the rectified words;
+* ``e2e-tps-outline``: ``e2e-tps`` with its outline supervised by the annotated
+  polygons (``loss_outline``) and the recognizer also reading every word flattened
+  along its annotated polygon (``recog_geometry='both'``);
+* ``e2e-affine-outline``: the same with an affine RoI rectifier (its four crop corners
+  supervised);
+* ``outline-crop-crnn``: detect-then-read on outlines: ``e2e-tps-outline``'s detector
+  and rectifier predict each word's polygon, flattened geometrically and read by the
+  crop CRNN (``predict_crops='polygons'``).
 
 The budget, with ``--iters T`` (default 2000): the detector trains ``T`` iterations
 (4 scenes each), the crop recognizers ``T`` iterations (64 crops each). The two
@@ -19,6 +27,14 @@ end-to-end models start from the detector's and the crop CRNN's checkpoints at `
 and train ``T/2`` more iterations together (detector SGD + recognition-branch Adam,
 up to 16 word RoIs per scene, so up to 64 crops per step), so every variant's detector
 has seen ``T`` iterations and every recognizer ``T`` steps of up to 64 words.
+``outline-crop-crnn`` joins ``e2e-tps-outline``'s final weights with the crop CRNN at
+``T``. ``--recog-boxes refined`` trains the end-to-end models with an RoI rectifier on
+the box head's refined boxes instead of the proposals (``e2e-crnn``, whose RoIAlign has
+no gradient for the boxes, keeps the proposals).
+
+``--preset curved`` generates (and reads) the curved word scenes, four words in five
+curved or arc-shaped (:data:`~stn_plugin.spotting.word_scenes.WORD_SCENE_PRESETS`);
+``--variants`` runs a subset (the models the chosen variants need are trained).
 
 Stages (a stage whose final checkpoint, or test result newer than its checkpoint, is
 in ``--out`` is reused, so an interrupted run continues; ``--out`` remembers the
@@ -38,6 +54,7 @@ settings and refuses others):
    ``.json``.
 
     python tools/spotting_benchmark.py [--iters 2000] [--parallel] [--num-train 2000] [--num-val 300]
+        [--preset default|curved] [--seed 0] [--recog-boxes proposals|refined] [--variants ...]
         [--data data/word_scenes_2k] [--out work_dirs/spotting_benchmark]
 """
 from __future__ import annotations
@@ -55,7 +72,7 @@ from ..cli.tool_process import ToolProcess
 
 __all__ = ["DETECTOR_CONFIG", "CROP_CONFIGS", "VARIANTS", "tool_job", "run_lanes", "detector_job", "crop_job",
            "e2e_config", "e2e_job", "variant_checkpoint", "compose_e2e_start", "compose_detect_then_read",
-           "test_job", "step_times", "test_scores", "rows_of", "format_table", "check_settings", "ensure_data",
+           "compose_outline_readers", "selected_variants", "needed_crop_recognizers", "test_job", "step_times", "test_scores", "rows_of", "format_table", "check_settings", "ensure_data",
            "parse_args", "main"]
 
 DETECTOR_CONFIG = "spotting/faster-rcnn_r18_fpn_word-scenes_detection.py"
@@ -68,9 +85,44 @@ VARIANTS = {
     "e2e-crnn": dict(config="spotting/faster-rcnn_r18_fpn_crnn_word-scenes.py", recognizer=None,
                      what="end to end, axis-aligned RoI samples"),
     "e2e-tps": dict(config="spotting/faster-rcnn_r18_fpn_tps-crnn_word-scenes.py", recognizer=None,
-                    what="end to end, TPS RoI rectifier"),
+                    what="end to end, TPS RoI rectifier", rectifier=True),
+    "e2e-tps-outline": dict(config="spotting/faster-rcnn_r18_fpn_tps-crnn_word-scenes_outline.py", recognizer=None,
+                            what="end to end, TPS RoI rectifier, outline supervised, recognizer also on GT outlines",
+                            rectifier=True),
+    "e2e-affine-outline": dict(config="spotting/faster-rcnn_r18_fpn_affine-crnn_word-scenes_outline.py",
+                               recognizer=None, rectifier=True,
+                               what="end to end, affine RoI rectifier, corners supervised, recognizer also on GT "
+                                    "outlines"),
+    "outline-crop-crnn": dict(config="spotting/faster-rcnn_r18_fpn_tps-outline-crop-crnn_word-scenes.py",
+                              recognizer="crnn", outlines_from="e2e-tps-outline",
+                              what="e2e-tps-outline's outlines flattened, read by the crop CRNN"),
 }
 CROP_BATCH = 64
+
+
+def _is_e2e(variant: str) -> bool:
+    return VARIANTS[variant]["recognizer"] is None
+
+
+def _refines(variant: str, args) -> bool:
+    """Whether ``variant`` trains on the refined boxes (``--recog-boxes refined`` and an RoI rectifier)."""
+    return getattr(args, "recog_boxes", "proposals") == "refined" and bool(VARIANTS[variant].get("rectifier"))
+
+
+def selected_variants(args) -> List[str]:
+    """``--variants`` in the table's order (all by default)."""
+    chosen = getattr(args, "variants", None) or list(VARIANTS)
+    return [v for v in VARIANTS if v in chosen]
+
+
+def needed_crop_recognizers(args) -> List[str]:
+    """The crop recognizers the selected variants need: their own, and the CRNN every
+    end-to-end model starts from."""
+    variants = selected_variants(args)
+    names = {VARIANTS[v]["recognizer"] for v in variants if not _is_e2e(v)}
+    if any(_is_e2e(v) for v in variants):
+        names.add("crnn")
+    return [n for n in CROP_CONFIGS if n in names]
 
 
 def log(msg: str) -> None:
@@ -145,10 +197,12 @@ def e2e_config(variant: str, args) -> Path:
     steps = [int(args.iters * 0.75) - half, int(args.iters * 0.9) - half]
     warmup = max(1, min(20, half))
     decay = max(0, half - max(1, int(args.iters * 0.2)))
+    refined = "model = dict(roi_head=dict(recog_boxes='refined'))\n" if _refines(variant, args) else ""
     path.write_text(
         "# written by tools/spotting_benchmark.py: the second half of the schedule, end to end\n"
         f"_base_ = {str(config_path(VARIANTS[variant]['config']))!r}\n"
         f"load_from = {str(args.out.resolve() / 'e2e_init.pth')!r}\n"
+        f"{refined}"
         f"train_cfg = dict(max_iters={half}, val_interval={half})\n"
         f"default_hooks = dict(checkpoint=dict(interval={half}))\n"
         "param_scheduler = dict(\n    _delete_=True,\n"
@@ -170,18 +224,19 @@ def e2e_job(variant: str, args, threads) -> Optional[ToolProcess]:
 
 
 def variant_checkpoint(variant: str, args) -> Path:
-    if VARIANTS[variant]["recognizer"] is None:
+    if _is_e2e(variant):
         return args.out / variant / f"iter_{args.iters // 2}.pth"
     return args.out / f"{variant}.pth"
 
 
-def _compose(detector: Path, recognizer: Path, out: Path) -> None:
+def _compose(detector: Path, recognizer: Path, out: Path, keep_rectifier: bool = False) -> None:
     """Join the two checkpoints into ``out`` unless it is newer than both."""
     from ..spotting.checkpoints import compose_spotter_checkpoint
 
     if out.exists() and out.stat().st_mtime >= max(detector.stat().st_mtime, recognizer.stat().st_mtime):
         return
-    compose_spotter_checkpoint(str(detector), str(recognizer), str(out), overwrite=True)
+    compose_spotter_checkpoint(str(detector), str(recognizer), str(out), overwrite=True,
+                               keep_recog_roi_extractor=keep_rectifier)
 
 
 def compose_e2e_start(args) -> None:
@@ -193,11 +248,23 @@ def compose_e2e_start(args) -> None:
 
 def compose_detect_then_read(args) -> None:
     """The detect-then-read variants' weights: the detector and a crop recognizer at ``T``."""
-    for variant, spec in VARIANTS.items():
-        if spec["recognizer"] is not None:
+    for variant in selected_variants(args):
+        spec = VARIANTS[variant]
+        if spec["recognizer"] is not None and "outlines_from" not in spec:
             _compose(args.out / "detector" / f"iter_{args.iters}.pth",
                      args.out / f"crop-{spec['recognizer']}" / f"iter_{args.iters}.pth",
                      variant_checkpoint(variant, args))
+
+
+def compose_outline_readers(args) -> None:
+    """The outline detect-then-read variants' weights: an end-to-end outline spotter's
+    final weights (detector and RoI rectifier) with a crop recognizer at ``T``."""
+    for variant in selected_variants(args):
+        spec = VARIANTS[variant]
+        if "outlines_from" in spec:
+            _compose(variant_checkpoint(spec["outlines_from"], args),
+                     args.out / f"crop-{spec['recognizer']}" / f"iter_{args.iters}.pth",
+                     variant_checkpoint(variant, args), keep_rectifier=True)
 
 
 def test_job(variant: str, args, threads) -> Optional[ToolProcess]:
@@ -213,9 +280,10 @@ def test_job(variant: str, args, threads) -> Optional[ToolProcess]:
         "--cfg-options", f"data_root={args.data.resolve()}/"], threads)
 
 
-def _trained_model(config: str, checkpoint: Path, args, batch_size: int, split: str):
+def _trained_model(config: str, checkpoint: Path, args, batch_size: int, split: str, refined: bool = False):
     """The model of ``config`` with ``checkpoint``'s weights and a batch of ``batch_size``
-    samples of its ``split`` ('train' or 'test') data."""
+    samples of its ``split`` ('train' or 'test') data; ``refined``: its recognition
+    crops trained on the refined boxes."""
     from mmdet.registry import DATASETS, MODELS
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
@@ -228,6 +296,8 @@ def _trained_model(config: str, checkpoint: Path, args, batch_size: int, split: 
     else:
         dataset_cfg.update(data_root=f"{args.data.resolve()}/")
     dataset = DATASETS.build(dataset_cfg)
+    if refined:
+        cfg.model.roi_head.recog_boxes = "refined"
     model = MODELS.build(cfg.model)
     load_checkpoint(model, str(checkpoint), map_location="cpu", logger="silent")
     model.train(split == "train")
@@ -267,16 +337,17 @@ def step_times(args, repeats: int = 5) -> Dict[str, float]:
     full = args.iters
     train = {"detector": (DETECTOR_CONFIG, args.out / "detector" / f"iter_{full}.pth", 4)}
     train.update({f"crop {n}": (c, args.out / f"crop-{n}" / f"iter_{full}.pth", CROP_BATCH)
-                  for n, c in CROP_CONFIGS.items()})
-    train.update({v: (VARIANTS[v]["config"], variant_checkpoint(v, args), 4) for v in VARIANTS
-                  if VARIANTS[v]["recognizer"] is None})
+                  for n, c in CROP_CONFIGS.items() if n in needed_crop_recognizers(args)})
+    train.update({v: (VARIANTS[v]["config"], variant_checkpoint(v, args), 4) for v in selected_variants(args)
+                  if _is_e2e(v)})
     steps = {}
     for name, (config, ckpt, batch_size) in train.items():
-        cfg, model, batch = _trained_model(config, ckpt, args, batch_size, "train")
+        refined = name in VARIANTS and _refines(name, args)
+        cfg, model, batch = _trained_model(config, ckpt, args, batch_size, "train", refined)
         optim = build_optim_wrapper(model, cfg.optim_wrapper)
         steps[name] = lambda m=model, o=optim, b=batch: m.train_step(b, o)
     val_batch = 4
-    for v in VARIANTS:
+    for v in selected_variants(args):
         _, model, batch = _trained_model(VARIANTS[v]["config"], variant_checkpoint(v, args), args, val_batch, "test")
         steps[f"test {v}"] = lambda m=model, b=batch: m.test_step(b)
     with torch.no_grad():
@@ -304,9 +375,14 @@ def test_scores(variant: str, args) -> dict:
 def rows_of(args, times: Dict[str, float]) -> List[dict]:
     half, full = args.iters // 2, args.iters
     rows = []
-    for variant, spec in VARIANTS.items():
+    for variant in selected_variants(args):
+        spec = VARIANTS[variant]
         scores = test_scores(variant, args)
-        if spec["recognizer"] is not None:
+        if "outlines_from" in spec:  # the outline spotter's training, then a crop recognizer's
+            phases = [("detector", half, times["detector"]), ("crop crnn", half, times["crop crnn"]),
+                      (f"end to end ({spec['outlines_from']})", half, times[spec["outlines_from"]]),
+                      (f"crop {spec['recognizer']}", full - half, times[f"crop {spec['recognizer']}"])]
+        elif spec["recognizer"] is not None:
             phases = [("detector", full, times["detector"]),
                       (f"crop {spec['recognizer']}", full, times[f"crop {spec['recognizer']}"])]
         else:
@@ -338,6 +414,9 @@ def check_settings(args) -> None:
     """``--out`` keeps what it was made with; another setting needs another folder."""
     settings = dict(iters=args.iters, data=str(args.data.resolve()), num_train=args.num_train, num_val=args.num_val,
                     seed=args.seed, train_seed=args.train_seed, crop_batch=CROP_BATCH)
+    # added later, written only when not the default, so older folders keep matching
+    settings.update({k: v for k, v in (("preset", args.preset), ("recog_boxes", args.recog_boxes))
+                     if v != {"preset": "default", "recog_boxes": "proposals"}[k]})
     path = args.out / "settings.json"
     if path.exists():
         old = json.loads(path.read_text())
@@ -348,19 +427,42 @@ def check_settings(args) -> None:
     path.write_text(json.dumps(settings, indent=1))
 
 
+def _preset_of(annotations: dict) -> Optional[str]:
+    """The word-scenes preset whose warps (and their weights) a set was written with."""
+    from ..spotting.word_scenes import WORD_SCENE_PRESETS
+
+    options = annotations.get("info", {}).get("options", {})
+    weights = options.get("distortion_weights")
+    warps = (list(options.get("distortions", [])), None if weights is None else list(weights))
+    for name, preset in WORD_SCENE_PRESETS.items():
+        weights = None if preset.distortion_weights is None else list(preset.distortion_weights)
+        if warps == (list(preset.distortions), weights):
+            return name
+    return None
+
+
 def ensure_data(args) -> None:
     from ..spotting.word_crops import export_word_crops
-    from ..spotting.word_scenes import generate_word_scenes
+    from ..spotting.word_scenes import generate_word_scenes, word_scene_options
 
     notes = args.data / "annotations"
     if (notes / "train.json").exists() and (notes / "val.json").exists():
-        found = tuple(len(json.loads((notes / f"{s}.json").read_text())["images"]) for s in ("train", "val"))
+        sets = [json.loads((notes / f"{s}.json").read_text()) for s in ("train", "val")]
+        found = tuple(len(a["images"]) for a in sets)
         if found != (args.num_train, args.num_val):
             raise SystemExit(f"[spotting benchmark] {args.data} holds {found[0]} train / {found[1]} val scenes, not "
                              f"{args.num_train} / {args.num_val}; give another --data or remove it yourself")
+        presets = {_preset_of(a) for a in sets}
+        other = sorted(p for p in presets if p is not None and p != args.preset)
+        if other:
+            raise SystemExit(f"[spotting benchmark] {args.data} holds word scenes of the preset(s) {other}, not "
+                             f"{args.preset!r}; give another --data or remove it yourself")
+        if None in presets:
+            log(f"{args.data} was written with warps of no preset (its own options); using it as it is")
         log(f"using the word scenes in {args.data}")
     else:
-        generate_word_scenes(str(args.data), args.num_train, args.num_val, args.seed)
+        generate_word_scenes(str(args.data), args.num_train, args.num_val, args.seed,
+                             options=word_scene_options(args.preset))
     for split in ("train", "val"):
         if (args.crops / f"textrecog_{split}.json").exists():
             log(f"using the {split} word crops in {args.crops}")
@@ -374,7 +476,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--iters", type=int, default=2000,
                    help="iterations of the detector and of the crop recognizers; the end-to-end models "
                         "train the second half of them end to end (even number >= 2)")
-    p.add_argument("--data", type=Path, default=Path("data/word_scenes_2k"), help="word scenes folder")
+    p.add_argument("--data", type=Path, default=None,
+                   help="word scenes folder (default: data/word_scenes_2k, data/word_scenes_2k_<preset> for another "
+                        "--preset)")
+    p.add_argument("--preset", default="default", choices=("default", "curved"),
+                   help="word scenes to generate and test on: 'default' (every warp equally likely) or 'curved' "
+                        "(four words in five curved or arc-shaped)")
+    p.add_argument("--recog-boxes", default="proposals", choices=("proposals", "refined"),
+                   help="boxes the end-to-end models with an RoI rectifier sample their training crops on: the "
+                        "proposals, or the box head's refined boxes (the recognition loss then trains the box "
+                        "regression too)")
+    p.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS), metavar="VARIANT",
+                   help=f"variants to run (default: all): {', '.join(VARIANTS)}")
     p.add_argument("--crops", type=Path, default=None, help="word crops folder (default: <data>_crops)")
     p.add_argument("--num-train", type=int, default=2000, help="training scenes (when generating)")
     p.add_argument("--num-val", type=int, default=300, help="val scenes, the test set of the table")
@@ -391,6 +504,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         p.error(f"--timing-repeats must be >= 1, got {args.timing_repeats}")
     if args.iters < 2 or args.iters % 2:
         p.error(f"--iters must be an even number >= 2, got {args.iters}")
+    for variant in args.variants or ():
+        base = VARIANTS[variant].get("outlines_from")
+        if base and base not in args.variants:
+            p.error(f"--variants {variant} reads the outlines of {base}: add {base}")
+    if args.data is None:
+        args.data = Path("data/word_scenes_2k" + ("" if args.preset == "default" else f"_{args.preset}"))
     if args.crops is None:
         args.crops = Path(f"{str(args.data).rstrip('/')}_crops")
     return args
@@ -402,17 +521,23 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     check_settings(args)
     ensure_data(args)
     threads = args.threads or (1 if args.parallel else None)
-    first = [detector_job(args, threads), crop_job("crnn", args, threads), crop_job("crnn-tps", args, threads)]
-    first = [j for j in first if j is not None]
-    run_lanes([first[:1], first[1:]] if args.parallel else [first])
-    compose_e2e_start(args)
+    variants = selected_variants(args)
+    detector = detector_job(args, threads)
+    crops = [j for j in (crop_job(n, args, threads) for n in needed_crop_recognizers(args)) if j is not None]
+    run_lanes([[detector] if detector else [], crops] if args.parallel else [([detector] if detector else []) + crops])
+    e2e = [v for v in variants if _is_e2e(v)]
+    if e2e:
+        compose_e2e_start(args)
     compose_detect_then_read(args)
-    second = [j for j in (e2e_job(v, args, threads) for v in VARIANTS if VARIANTS[v]["recognizer"] is None) if j]
-    run_lanes([[j] for j in second] if args.parallel else [second])
-    run_lanes([[j for j in (test_job(v, args, threads) for v in VARIANTS) if j]])
+    second = [j for j in (e2e_job(v, args, threads) for v in e2e) if j]
+    # two at a time with --parallel, as the first stage
+    run_lanes([second[0::2], second[1::2]] if args.parallel else [second])
+    compose_outline_readers(args)
+    run_lanes([[j for j in (test_job(v, args, threads) for v in variants) if j]])
     rows = rows_of(args, step_times(args, args.timing_repeats))
-    setting = (f"word scenes: {args.num_train} train / {args.num_val} val scenes (seed {args.seed}), --iters "
-               f"{args.iters}, training seed {args.train_seed}, "
+    setting = (f"word scenes ({args.preset}): {args.num_train} train / {args.num_val} val scenes (seed {args.seed}), "
+               f"--iters {args.iters}, training seed {args.train_seed}, recognition crops trained on "
+               f"{args.recog_boxes} (RoI rectifiers), "
                + (f"{threads} torch thread(s) per process, " if threads else "")
                + ("two processes at a time" if args.parallel else "one process at a time"))
     lines = [setting, "", format_table(rows)]

@@ -226,6 +226,21 @@ def roi_frame_to_pixel(points: Tensor, boxes: Tensor) -> Tensor:
     return torch.stack([x, y], -1)
 
 
+def pixel_to_roi_frame(points: Tensor, boxes: Tensor) -> Tensor:
+    """Inverse of :func:`roi_frame_to_pixel`: continuous image pixels ``(N, ..., 2)`` ->
+    RoI-frame points of boxes ``(N, 4)`` ``(x1, y1, x2, y2)`` (non-empty boxes).
+
+    >>> import torch
+    >>> pixel_to_roi_frame(torch.tensor([[[2.0, 4.0], [6.0, 8.0], [4.0, 6.0]]]), torch.tensor([[2.0, 4.0, 6.0, 8.0]])).tolist()
+    [[[-1.0, -1.0], [1.0, 1.0], [0.0, 0.0]]]
+    """
+    view = (boxes.shape[0],) + (1,) * (points.dim() - 2)
+    x1, y1, x2, y2 = (b.reshape(view) for b in boxes.unbind(-1))
+    u = (points[..., 0] - x1) * (2 / (x2 - x1)) - 1
+    v = (points[..., 1] - y1) * (2 / (y2 - y1)) - 1
+    return torch.stack([u, v], -1)
+
+
 def pixel_to_feature_index(points: Tensor, stride: float) -> Tensor:
     """Continuous image pixels -> index coordinates of a feature map at ``stride``.
 

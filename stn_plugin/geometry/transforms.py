@@ -168,8 +168,7 @@ class TPSTransform(Transform):
         return self.control_points.device
 
     def map_points(self, points: Tensor) -> Tensor:
-        if points.shape[0] == 1 and self.batch_size != 1:
-            points = points.expand(self.batch_size, -1, -1)
+        # shared points (batch 1) keep batch 1: one basis evaluation, broadcast in the matmul
         return self.spline.map_points(self.control_points, points)
 
     def inverse_map_points(self, points: Tensor, **solver_options) -> Tensor:

@@ -9,7 +9,8 @@ Importing this package registers, into mmdet's registries (and the core modules,
 
 * ``MODELS``: :class:`TextSpotter` (a two-stage detector that reads its words),
   :class:`SpottingRoIHead` (boxes + a recognition branch: RoI rectifier -> CTC
-  recognizer; text polygons from the rectifier's transforms)
+  recognizer; text polygons from the rectifier's transforms, optionally supervised by
+  the annotated polygons; the recognizer optionally teacher-forced on them)
 * ``DATASETS``: :class:`TextSpottingDataset` (word scenes' COCO, ICDAR 2015,
   Total-Text, CTW1500, mmocr JSON: boxes, polygons, transcriptions, don't-care flags)
 * ``TRANSFORMS``: ``LoadTextSpottingAnnotations``, ``PackTextSpottingInputs``
@@ -33,15 +34,17 @@ from .datasets import TextSpottingDataset  # noqa: E402
 from .metric import SpottingCounts, TextSpottingMetric, spotting_counts, spotting_scores  # noqa: E402
 from .polygon_iou import polygon_iou_matrix  # noqa: E402
 from .roi_head import SpottingRoIHead  # noqa: E402
-from .text_outline import roi_text_polygons  # noqa: E402
+from .text_outline import outline_loss, roi_outline_targets, roi_text_polygons  # noqa: E402
 from .submodule_optimizers import SubmoduleOptimWrapperConstructor, multi_optimizer_train_step  # noqa: E402
 from .text_spotter import TextSpotter  # noqa: E402
 from .word_crops import crop_box, export_word_crops  # noqa: E402
 from .transforms import LoadTextSpottingAnnotations, PackTextSpottingInputs  # noqa: E402
-from .word_scenes import WordSceneOptions, generate_word_scenes, render_word_scene  # noqa: E402
+from .word_scenes import (WORD_SCENE_PRESETS, WordSceneOptions, generate_word_scenes, render_word_scene,  # noqa: E402
+                          word_scene_options)
 
 __all__ = ["TextSpottingDataset", "SpottingCounts", "TextSpottingMetric", "spotting_counts", "spotting_scores",
-           "polygon_iou_matrix", "SpottingRoIHead", "roi_text_polygons",
+           "polygon_iou_matrix", "SpottingRoIHead", "roi_text_polygons", "roi_outline_targets", "outline_loss",
            "SubmoduleOptimWrapperConstructor", "multi_optimizer_train_step", "TextSpotter", "crop_box",
            "export_word_crops", "LoadTextSpottingAnnotations", "PackTextSpottingInputs",
-           "WordSceneOptions", "generate_word_scenes", "render_word_scene"]
+           "WORD_SCENE_PRESETS", "WordSceneOptions", "generate_word_scenes", "render_word_scene",
+           "word_scene_options"]

@@ -46,17 +46,20 @@ def _state_dict(path: str, what: str) -> Dict[str, torch.Tensor]:
 
 
 def compose_spotter_checkpoint(detector: str, recognizer: str, out: str, overwrite: bool = False,
-                               meta: Optional[dict] = None) -> str:
+                               meta: Optional[dict] = None, keep_recog_roi_extractor: bool = False) -> str:
     """Write ``out``: ``detector``'s weights plus ``recognizer``'s under
     ``roi_head.recognizer.`` (see the module docstring); returns ``out``.
 
     Args:
         detector: checkpoint of a two-stage detector (keys ``rpn_head.*``, ``roi_head.*``);
-            recognition weights it may hold (a spotter's) are dropped.
+            recognition weights it may hold (a spotter's) are dropped, but for its
+            recognition RoI rectifier's with ``keep_recog_roi_extractor``.
         recognizer: checkpoint of a crop-level ``CTCTextRecognizer`` (keys ``backbone.*``,
             ``decoder.*``, ``preprocessor.*``).
         out: the file to write; an existing one is refused unless ``overwrite``.
         meta: extra entries of the checkpoint's ``meta``.
+        keep_recog_roi_extractor: keep ``detector``'s ``roi_head.recog_roi_extractor.*``
+            (a spotter's trained RoI rectifier, whose outlines a crop recognizer then reads).
     """
     if osp.exists(out) and not overwrite:
         raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
@@ -67,7 +70,8 @@ def compose_spotter_checkpoint(detector: str, recognizer: str, out: str, overwri
     if any(k.startswith("rpn_head.") for k in rec) or not any(k.startswith("decoder.") for k in rec):
         raise ValueError(f"{recognizer} is not a crop-level recognizer's checkpoint (it needs decoder.* weights "
                          "and no rpn_head.*): give the detector first, the recognizer second")
-    state = {k: v for k, v in det.items() if not k.startswith(RECOGNITION_PREFIXES)}
+    dropped = (RECOGNIZER_PREFIX,) if keep_recog_roi_extractor else RECOGNITION_PREFIXES
+    state = {k: v for k, v in det.items() if not k.startswith(dropped)}
     state.update({RECOGNIZER_PREFIX + k: v for k, v in rec.items()})
     meta = dict(meta or {}, composed_from=dict(detector=osp.abspath(detector), recognizer=osp.abspath(recognizer)))
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)

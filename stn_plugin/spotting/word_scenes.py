@@ -71,6 +71,8 @@ class WordSceneOptions:
 
     ``size_range``: each scene's height and width are drawn from it; ``num_words``: words
     per scene (fewer when they do not fit); ``font_size``: of legible words;
+    ``distortions``: the synthetic word generator's warps words are drawn with, uniformly
+    or with ``distortion_weights`` (one per warp, normalised);
     ``dont_care_prob``: chance that a word is drawn at ``dont_care_font_size`` and
     annotated ``###``; ``num_clutter``: lines, boxes, ellipses and polylines drawn
     under the words; ``gap``: least distance between two words' polygons;
@@ -81,6 +83,7 @@ class WordSceneOptions:
     num_words: Tuple[int, int] = (2, 6)
     font_size: Tuple[int, int] = (14, 32)
     distortions: Tuple[str, ...] = DISTORTIONS
+    distortion_weights: Optional[Tuple[float, ...]] = None
     word_source: str = "mixed"
     dont_care_prob: float = 0.1
     dont_care_font_size: Tuple[int, int] = (7, 10)
@@ -104,6 +107,13 @@ class WordSceneOptions:
         if bad or not self.distortions:
             raise ValueError(f"WordSceneOptions.distortions must be a non-empty subset of {DISTORTIONS}, "
                              f"got {list(self.distortions)}")
+        if self.distortion_weights is not None:
+            weights = np.asarray(self.distortion_weights, dtype=np.float64)
+            if (weights.shape != (len(self.distortions),) or not np.isfinite(weights).all() or (weights < 0).any()
+                    or weights.sum() <= 0):
+                raise ValueError(f"WordSceneOptions.distortion_weights must hold {len(self.distortions)} finite "
+                                 f"weights >= 0 (one per distortion) with a positive sum, "
+                                 f"got {self.distortion_weights}")
         if self.word_source not in WORD_SOURCES:
             raise ValueError(f"WordSceneOptions.word_source must be one of {WORD_SOURCES}, got {self.word_source!r}")
         for name in ("dont_care_prob", "blur_prob"):
@@ -111,6 +121,24 @@ class WordSceneOptions:
                 raise ValueError(f"WordSceneOptions.{name} must lie in [0, 1], got {getattr(self, name)}")
         if self.max_noise_std < 0 or self.gap < 0 or self.margin < 0:
             raise ValueError("WordSceneOptions.max_noise_std, gap and margin must be >= 0")
+
+
+#: Named sets of options: ``default`` (every warp equally likely) and ``curved`` (four
+#: words in five curved or arc-shaped, the rest rotated, in perspective or flat: a
+#: Total-Text-like mix).
+WORD_SCENE_PRESETS: Dict[str, WordSceneOptions] = {
+    "default": WordSceneOptions(),
+    "curved": WordSceneOptions(distortions=("curve", "arc", "rotate", "perspective", "none"),
+                               distortion_weights=(0.4, 0.4, 0.1, 0.05, 0.05)),
+}
+
+
+def word_scene_options(preset: str = "default", **changes) -> WordSceneOptions:
+    """A fresh copy of the :data:`WORD_SCENE_PRESETS` entry ``preset``, with ``changes``
+    (``WordSceneOptions`` fields) applied."""
+    if preset not in WORD_SCENE_PRESETS:
+        raise KeyError(f"unknown word-scenes preset {preset!r}; allowed values: {sorted(WORD_SCENE_PRESETS)}")
+    return WordSceneOptions(**dict(asdict(WORD_SCENE_PRESETS[preset]), **changes))
 
 
 @dataclass
@@ -230,13 +258,20 @@ def index_to_continuous(points: np.ndarray) -> np.ndarray:
     return pts @ _INDEX_TO_CONTINUOUS[:2, :2].T + _INDEX_TO_CONTINUOUS[:2, 2]
 
 
+def _draw_distortion(rng: np.random.Generator, opts: WordSceneOptions) -> str:
+    if opts.distortion_weights is None:  # uniform, the draw the default scenes were made with
+        return opts.distortions[rng.integers(len(opts.distortions))]
+    weights = np.asarray(opts.distortion_weights, dtype=np.float64)
+    return opts.distortions[rng.choice(len(opts.distortions), p=weights / weights.sum())]
+
+
 def _draw_word(rng: np.random.Generator, opts: WordSceneOptions, fonts: Sequence[str], dont_care: bool) -> Dict:
     """Everything random about one word, drawn from ``rng``; the warp's own parameters come
     from a generator seeded by ``seed`` so that the word can be re-rendered alone."""
     sizes = opts.dont_care_font_size if dont_care else opts.font_size
     return dict(word=sample_word(rng, opts.word_source), font_path=fonts[rng.integers(len(fonts))],
                 font_size=int(rng.integers(sizes[0], sizes[1] + 1)),
-                distortion=opts.distortions[rng.integers(len(opts.distortions))],
+                distortion=_draw_distortion(rng, opts),
                 seed=int(rng.integers(2 ** 31)))
 
 

@@ -121,13 +121,15 @@ def polygon_tps(top: np.ndarray, bottom: np.ndarray, image_size: Sequence[int],
 
 
 def region_geometry(points: np.ndarray, image_size: Sequence[int], name: str = "",
-                    height: Optional[int] = None, max_side: Optional[int] = 2048) -> RegionGeometry:
+                    height: Optional[int] = None, max_side: Optional[int] = 2048,
+                    size: Optional[Sequence[int]] = None) -> RegionGeometry:
     """The transform and output size that flatten one region (checked first by
     :func:`~stn_plugin.textrecog.text_regions.check_region`).
 
     ``height``: force the output height (the length follows the word's aspect);
     ``max_side``: scale the output down so neither side exceeds it, the aspect kept
-    (:func:`~stn_plugin.geometry.frames.bounded_size`).
+    (:func:`~stn_plugin.geometry.frames.bounded_size`); ``size``: force the output
+    ``(h, w)`` (a recognizer's fixed input; ``height`` and ``max_side`` are then unused).
     """
     pts = check_region(points, image_size, name)
     top, bottom = split_top_bottom(pts)
@@ -139,9 +141,13 @@ def region_geometry(points: np.ndarray, image_size: Sequence[int], name: str = "
         h = max(1, int(round(float(np.linalg.norm(t - b, axis=1).mean()))))
         w = max(1, int(round(0.5 * (polyline_length(top) + polyline_length(bottom)))))
     natural = (h, w)
-    if height is not None:
+    if size is not None:
+        h, w = (int(v) for v in size)
+        if h < 1 or w < 1:
+            raise ValueError(f"size must be (h, w) >= 1, got {tuple(size)}")
+    elif height is not None:
         h, w = int(height), max(1, int(round(w * height / h)))
-    if max_side is not None:
+    if max_side is not None and size is None:
         h, w = bounded_size(h, w, min_side=1, max_side=max_side)
     if len(pts) == 4:
         return RegionGeometry(perspective_transform(pts, image_size, (h, w)), (h, w), "perspective", top, bottom,
@@ -173,7 +179,8 @@ def _as_points(region) -> Tuple[np.ndarray, str]:
 def rectify_regions(image: Union[np.ndarray, Tensor], regions: Sequence[Union[TextRegion, np.ndarray]],
                     on_error: str = "raise", sampling_ratio: Union[int, str] = "auto", height: Optional[int] = None,
                     max_side: Optional[int] = 2048, device: Union[str, torch.device] = "cpu",
-                    refiner: Optional[Callable] = None) -> List[Optional[np.ndarray]]:
+                    refiner: Optional[Callable] = None,
+                    size: Optional[Sequence[int]] = None) -> List[Optional[np.ndarray]]:
     """Flat crops of ``regions`` of one ``image``.
 
     Args:
@@ -186,7 +193,7 @@ def rectify_regions(image: Union[np.ndarray, Tensor], regions: Sequence[Union[Te
         sampling_ratio: sub-samples per output pixel and axis (anti-aliasing), or
             ``'auto'``: 1 at the word's own size, else ``ceil`` of how many image
             pixels one output pixel spans (at most 4).
-        height, max_side: see :func:`region_geometry`.
+        height, max_side, size: see :func:`region_geometry`.
         refiner: optional learned refinement, e.g. a
             :class:`~stn_plugin.rectify.TextRectifier`'s
             ``refine_transforms``: ``(crops, transforms, sizes) -> (transforms, sizes)``;
@@ -198,12 +205,12 @@ def rectify_regions(image: Union[np.ndarray, Tensor], regions: Sequence[Union[Te
     if on_error not in ("raise", "warn"):
         raise ValueError(f"on_error must be 'raise' or 'warn', got {on_error!r}")
     src = image_to_tensor(image, device)
-    size = tuple(src.shape[-2:])
+    image_size = tuple(src.shape[-2:])
     geoms: List[Optional[RegionGeometry]] = []
     for i, region in enumerate(regions):
         pts, name = _as_points(region)
         try:
-            geoms.append(region_geometry(pts, size, name or f"#{i}", height, max_side))
+            geoms.append(region_geometry(pts, image_size, name or f"#{i}", height, max_side, size))
         except DegenerateRegionError as err:
             if on_error == "raise":
                 raise

@@ -54,16 +54,26 @@ class TextCropOutlineDataset(Dataset):
             (:func:`~stn_plugin.datasets.text_crops.crop_style`).
         kinds: which :data:`~stn_plugin.datasets.text_crops.KINDS`; ``None``: all, drawn
             with :data:`~stn_plugin.datasets.text_crops.TRAINING_WEIGHTS`.
+        kind_weights: relative weights of some kinds, replacing their
+            :data:`~stn_plugin.datasets.text_crops.TRAINING_WEIGHTS` (only with
+            ``kinds=None``), e.g. to fine-tune on a kind the net reads worst.
         height, max_width: the net's input (see :class:`TextOutlineNet`).
     """
 
     def __init__(self, num_samples: int, seed: int = 0, split: str = "training",
-                 kinds: Optional[Sequence[str]] = None, height: int = 32, max_width: int = 512) -> None:
+                 kinds: Optional[Sequence[str]] = None, height: int = 32, max_width: int = 512,
+                 kind_weights: Optional[Dict[str, float]] = None) -> None:
         if num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         self.num_samples, self.seed, self.split = int(num_samples), int(seed), split
         self.kinds = tuple(kinds) if kinds is not None else tuple(KINDS)
         self.weights = None if kinds is not None else [TRAINING_WEIGHTS[k] for k in self.kinds]
+        if kind_weights:
+            unknown = sorted(set(kind_weights) - set(KINDS))
+            if kinds is not None or unknown or min(kind_weights.values()) < 0:
+                raise ValueError("kind_weights must map kinds of KINDS to weights >= 0 and needs kinds=None; got "
+                                 f"{dict(kind_weights)} (unknown: {unknown}), kinds={kinds}")
+            self.weights = [float(kind_weights.get(k, w)) for k, w in zip(self.kinds, self.weights)]
         self.height, self.max_width = height, max_width
         self._style = None
         self.metainfo = dict(split=split, kinds=self.kinds)

@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapperDict
 
 import stn_plugin  # noqa: F401  (registers)
-from mmdet.registry import DATASETS, MODELS
+from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
 from stn_plugin.spotting.checkpoints import compose_spotter_checkpoint
@@ -88,25 +87,15 @@ def test_bad_groups_are_named():
         SubmoduleOptimWrapperConstructor(_groups(), paramwise_cfg=dict(norm_decay_mult=0))
 
 
-def _train_batch(scenes):
-    cfg = Config.fromfile(str(TPS))
-    cfg.train_dataloader.dataset.data_root = str(scenes) + "/"
-    for t in cfg.train_dataloader.dataset.pipeline:
-        if t.type == "Resize":
-            t.scale = (160, 160)
-    train = DATASETS.build(cfg.train_dataloader.dataset)
-    return pseudo_collate([train[0], train[1]])
-
-
 @pytest.mark.parametrize("frozen", ["default", "recognition"])
-def test_train_step_steps_each_optimizer_on_its_own_part(scenes, frozen):
+def test_train_step_steps_each_optimizer_on_its_own_part(scenes, frozen, spotting_batch):
     """With one group's learning rate 0, a step moves only the other group's weights."""
     model = _model()
     wrappers = SubmoduleOptimWrapperConstructor(
         _groups(recognition_lr=0.0 if frozen == "recognition" else 1e-2,
                 detector_lr=0.0 if frozen == "default" else 1e-2))(model)
     before = {k: v.detach().clone() for k, v in model.named_parameters()}
-    log_vars = model.train_step(_train_batch(scenes), wrappers)
+    log_vars = model.train_step(spotting_batch(TPS, scenes), wrappers)
     assert "loss_recog_ctc" in log_vars and torch.isfinite(torch.as_tensor(log_vars["loss"]).detach())
     moved = {k for k, v in model.named_parameters() if not torch.equal(v, before[k])}
     recognition = {k for k in before if k.startswith(tuple(RECOGNITION))}
@@ -118,12 +107,12 @@ def test_train_step_steps_each_optimizer_on_its_own_part(scenes, frozen):
     assert all(p.grad is None or not p.grad.any() for p in model.parameters())
 
 
-def test_amp_or_accumulation_with_several_optimizers_is_refused(scenes):
+def test_amp_or_accumulation_with_several_optimizers_is_refused(scenes, spotting_batch):
     model = _model()
     groups = _groups()
     groups["recognition"]["accumulative_counts"] = 2
     with pytest.raises(ValueError, match="accumulative_counts"):
-        model.train_step(_train_batch(scenes), SubmoduleOptimWrapperConstructor(groups)(model))
+        model.train_step(spotting_batch(TPS, scenes), SubmoduleOptimWrapperConstructor(groups)(model))
 
 
 def _checkpoints(tmp_path, recognizer_cfg):
@@ -189,20 +178,33 @@ def test_word_crops_are_the_words_boxes(scenes, tmp_path):
 
 
 def test_benchmark_tool_runs_every_stage(scenes, tmp_path):
-    """Two iterations of every stage on the tiny set: the table has the four variants."""
+    """Two iterations of every kind of stage on the tiny set (a detect-then-read variant,
+    two end-to-end ones on refined boxes, the outline reader joined from one of them):
+    the table has the chosen variants; only the crop recognizer they need is trained."""
     out = tmp_path / "bench"
+    variants = ["crop-crnn", "e2e-tps-outline", "e2e-affine-outline", "outline-crop-crnn"]
     proc = subprocess.run([sys.executable, str(REPO / "tools" / "spotting_benchmark.py"), "--iters", "2",
                            "--data", str(scenes), "--num-train", "4", "--num-val", "2", "--threads", "1",
-                           "--timing-repeats", "1", "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=900)
+                           "--timing-repeats", "1", "--recog-boxes", "refined", "--variants", *variants,
+                           "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     rows = json.loads(next(out.glob("results_*.json")).read_text())
-    assert [r["variant"] for r in rows] == ["crop-crnn", "crop-crnn-tps", "e2e-crnn", "e2e-tps"]
+    assert [r["variant"] for r in rows] == variants
     for r in rows:
         assert 0.0 <= r["e2e_hmean"] <= 1.0 and 0.0 <= r["det_hmean"] <= 1.0 and r["s_per_image"] > 0
         assert all(p["s_per_iter"] > 0 for p in r["phases"]) and r["train_minutes"] > 0
-    assert "| e2e-tps" in proc.stdout
-    # the second half of the schedule ran end to end from the composed half-way weights
-    assert (out / "e2e-tps" / "iter_1.pth").exists() and (out / "e2e_init.pth").exists()
+    assert "| e2e-tps-outline" in proc.stdout and not (out / "crop-crnn-tps").exists()
+    # the second half of the schedule ran end to end from the composed half-way weights, on the refined boxes
+    assert (out / "e2e-tps-outline" / "iter_1.pth").exists() and (out / "e2e_init.pth").exists()
+    assert "recog_boxes='refined'" in (out / "e2e-affine-outline" / "e2e_config.py").read_text()
+    # the outline reader: the outline spotter's rectifier, the crop CRNN's recognizer
+    joined = torch.load(out / "outline-crop-crnn.pth", map_location="cpu", weights_only=False)["state_dict"]
+    spotter = torch.load(out / "e2e-tps-outline" / "iter_1.pth", map_location="cpu", weights_only=False)["state_dict"]
+    crnn = torch.load(out / "crop-crnn" / "iter_2.pth", map_location="cpu", weights_only=False)["state_dict"]
+    key = next(k for k in spotter if k.startswith("roi_head.recog_roi_extractor."))
+    torch.testing.assert_close(joined[key], spotter[key])
+    key = next(k for k in crnn if k.startswith("decoder."))
+    torch.testing.assert_close(joined["roi_head.recognizer." + key], crnn[key])
     # another setting into the same folder is refused, not mixed in
     again = subprocess.run([sys.executable, str(REPO / "tools" / "spotting_benchmark.py"), "--iters", "4",
                             "--data", str(scenes), "--num-train", "4", "--num-val", "2", "--out", str(out)],
@@ -210,14 +212,39 @@ def test_benchmark_tool_runs_every_stage(scenes, tmp_path):
     assert again.returncode != 0 and "other settings" in again.stdout + again.stderr
 
 
+def test_an_outline_spotter_keeps_its_rectifier_and_takes_a_crop_recognizer(tmp_path):
+    cfg = Config.fromfile(str(SPOTTING / "faster-rcnn_r18_fpn_tps-outline-crop-crnn_word-scenes.py"))
+    torch.manual_seed(6)
+    spotter = MODELS.build(cfg.model)
+    for p in spotter.parameters():
+        p.data.normal_()
+    recognizer = MODELS.build(copy.deepcopy(cfg.model.roi_head.recognizer))
+    torch.save(dict(state_dict=spotter.state_dict()), tmp_path / "spotter.pth")
+    torch.save(dict(state_dict=recognizer.state_dict()), tmp_path / "rec.pth")
+    out = compose_spotter_checkpoint(str(tmp_path / "spotter.pth"), str(tmp_path / "rec.pth"), str(tmp_path / "s.pth"),
+                                     keep_recog_roi_extractor=True)
+    state = torch.load(out, map_location="cpu", weights_only=False)["state_dict"]
+    fresh = MODELS.build(cfg.model)
+    result = fresh.load_state_dict(state, strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    for k, v in spotter.roi_head.recog_roi_extractor.state_dict().items():
+        torch.testing.assert_close(fresh.roi_head.recog_roi_extractor.state_dict()[k], v)
+    for k, v in recognizer.state_dict().items():
+        torch.testing.assert_close(fresh.roi_head.recognizer.state_dict()[k], v)
+    dropped = compose_spotter_checkpoint(str(tmp_path / "spotter.pth"), str(tmp_path / "rec.pth"),
+                                         str(tmp_path / "d.pth"))
+    assert not any(k.startswith("roi_head.recog_roi_extractor.")
+                   for k in torch.load(dropped, map_location="cpu", weights_only=False)["state_dict"])
+
+
 @pytest.mark.parametrize("recog_boxes", ["proposals", "refined"])
-def test_recognition_loss_reaches_the_box_regression_only_when_asked(scenes, recog_boxes):
+def test_recognition_loss_reaches_the_box_regression_only_when_asked(scenes, recog_boxes, spotting_batch):
     cfg = copy.deepcopy(Config.fromfile(str(TPS)).model)
     cfg.roi_head.recog_boxes = recog_boxes
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()
-    batch = model.data_preprocessor(_train_batch(scenes), True)
+    batch = model.data_preprocessor(spotting_batch(TPS, scenes), True)
     losses = model.loss(batch["inputs"], batch["data_samples"])
     losses["loss_recog_ctc"].backward()
     reg = model.roi_head.bbox_head.fc_reg.weight.grad

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from stn_plugin.spotting.word_scenes import (DONT_CARE_TEXT, WordSceneOptions, coco_annotation, generate_word_scenes,
-                                             render_word_layer, render_word_scene)
+from stn_plugin.spotting.word_scenes import (DONT_CARE_TEXT, WORD_SCENE_PRESETS, WordSceneOptions, coco_annotation,
+                                             generate_word_scenes, render_word_layer, render_word_scene,
+                                             word_scene_options)
 from stn_plugin.datasets.text_rendering import find_training_fonts
 from stn_plugin.textrecog.text_regions import check_region, split_top_bottom
 
@@ -114,7 +115,27 @@ def test_scenes_are_deterministic_and_of_the_requested_size():
         assert 64 <= img.shape[0] <= 80 and 64 <= img.shape[1] <= 80 and img.dtype == np.uint8
 
 
+def test_the_curved_preset_draws_mostly_curved_and_arc_words():
+    opts = word_scene_options("curved", size_range=(96, 128), font_size=(10, 14), num_words=(3, 4),
+                              dont_care_prob=0.0, num_clutter=(0, 0))
+    assert opts.size_range == (96, 128) and WORD_SCENE_PRESETS["curved"].size_range == (256, 320)
+    kinds = [w.render["distortion"] for i in range(12) for w in render_word_scene(0, i, options=opts)["words"]]
+    curved = sum(k in ("curve", "arc") for k in kinds) / len(kinds)
+    assert len(kinds) >= 30 and curved >= 0.65       # 0.8 expected
+    assert all(len(w.polygon) == 16 for i in range(2) for w in render_word_scene(0, i, options=opts)["words"]
+               if w.render["distortion"] in ("curve", "arc"))
+    # the default mix keeps its uniform draw: the same scenes as before weights existed
+    default = render_word_scene(0, 0, options=word_scene_options("default"))
+    assert np.array_equal(default["image"], render_word_scene(0, 0)["image"])
+    with pytest.raises(KeyError, match="curved"):
+        word_scene_options("twisty")
+
+
 def test_bad_options_name_the_field():
+    with pytest.raises(ValueError, match="distortion_weights"):
+        WordSceneOptions(distortions=("curve", "arc"), distortion_weights=(1.0,))
+    with pytest.raises(ValueError, match="distortion_weights"):
+        WordSceneOptions(distortions=("curve", "arc"), distortion_weights=(1.0, -1.0))
     with pytest.raises(ValueError, match="num_words"):
         WordSceneOptions(num_words=(3, 1))
     with pytest.raises(ValueError, match="distortions"):

@@ -120,6 +120,21 @@ def test_tensor_and_grey_inputs():
     np.testing.assert_array_equal(g, a[..., 0])
 
 
+def test_a_fixed_output_size_resamples_the_same_geometry():
+    img = _smooth_image()
+    quad = np.array([[31.3, 22.7], [171.6, 38.2], [160.4, 97.9], [24.8, 80.1]])
+    geom = region_geometry(quad, img.shape[:2], height=8, size=(32, 100))
+    assert geom.size == (32, 100) and geom.natural_size == (59, 139)   # size wins over height
+    crop = rectify_regions(img, [quad], size=(32, 100), sampling_ratio=1)[0]
+    natural = rectify_regions(img, [quad], sampling_ratio=1)[0]
+    assert crop.shape == (32, 100, 3)
+    # the same region: the natural crop shrunk to 32 x 100 is close (a smooth image)
+    shrunk = cv2.resize(natural, (100, 32), interpolation=cv2.INTER_AREA)
+    assert np.abs(shrunk.astype(int) - crop.astype(int)).mean() < 3
+    with pytest.raises(ValueError, match="size"):
+        region_geometry(quad, img.shape[:2], size=(0, 10))
+
+
 BAD_REGIONS = [
     ("too few", [[0, 0], [10, 0], [10, 5]], "at least 4 points"),
     ("bowtie", [[0, 0], [20, 10], [20, 0], [0, 10]], "intersects itself"),

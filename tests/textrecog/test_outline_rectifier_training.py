@@ -3,6 +3,7 @@ rectifier file a trained model exports."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 
@@ -37,3 +38,17 @@ def test_dataset_loss_metric_and_export(tmp_path):
     again = TextRectifier.from_pretrained(path)
     crop = np.full((30, 120, 3), 200, np.uint8)
     np.testing.assert_array_equal(again(crop), rectifier(crop))
+
+
+def test_kind_weights_change_the_mix_and_bad_ones_are_refused():
+    only_arcs = TextCropOutlineDataset(40, seed=0, kind_weights={k: 0.0 for k in ("flat_word", "flat_line", "rotated",
+                                                                                   "rotated_line", "perspective",
+                                                                                   "perspective_line", "strong_arc",
+                                                                                   "arc_line", "curled_line", "wave")})
+    assert {only_arcs[i]["kind"] for i in range(12)} == {"arc"}
+    with pytest.raises(ValueError, match="kind_weights"):
+        TextCropOutlineDataset(4, kind_weights={"italic": 1.0})
+    with pytest.raises(ValueError, match="kind_weights"):
+        TextCropOutlineDataset(4, kind_weights={"arc": -1.0})
+    with pytest.raises(ValueError, match="kind_weights"):
+        TextCropOutlineDataset(4, kinds=("arc",), kind_weights={"arc": 2.0})
