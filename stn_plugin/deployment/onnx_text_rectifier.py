@@ -92,6 +92,10 @@ class OnnxTextRectifier:
         self.height, self.max_width = int(meta["height"]), int(meta["max_width"])
         self.edge_points, self.rows = int(meta["edge_points"]), int(meta["rows"])
         self.outline_margin = tuple(json.loads(meta.get("outline_margin", "[0, 0]")))
+        # files exported before the spacing option placed the points where the columns predict
+        self.spacing = meta.get("spacing", "predicted")
+        if self.spacing not in ("arc_length", "predicted"):
+            raise ValueError(f"{path!r}: unknown outline spacing {self.spacing!r} in its metadata")
         xs = np.linspace(-1.0, 1.0, self.edge_points)
         self.spline = _Spline(np.concatenate([np.stack([xs, np.full_like(xs, 2 * f - 1)], 1)
                                               for f in np.linspace(0.0, 1.0, self.rows)]))
@@ -140,21 +144,36 @@ class OnnxTextRectifier:
         cols = edges.shape[1]
         ends, sides = self.outline_margin
         positions = np.linspace(0.0, 1.0, self.edge_points)
+        px = np.array([aspect, 1.0])
         if ends > 0:
-            px = np.array([aspect, 1.0])
             height = np.linalg.norm((edges[1] - edges[0]) * px, axis=1).mean()
             centre = (edges[0] + edges[1]) / 2 * px
             length = max(np.linalg.norm(np.diff(centre, axis=0), axis=1).sum(), 1e-6)
             extra = ends * height / length
             positions = positions * (1 + 2 * extra) - extra
-        positions = positions * (cols - 1)
-        lo = np.clip(np.floor(positions).astype(int), 0, cols - 2)
-        frac = (positions - lo)[:, None]
-        top, bottom = [e[lo] * (1 - frac) + e[lo + 1] * frac for e in edges]
+        top, bottom = [self._along(e, self._positions(e, positions, px)) for e in edges]
         if sides > 0:
             across = bottom - top
             top, bottom = top - sides * across, bottom + sides * across
         return top, bottom
+
+    def _positions(self, edge: np.ndarray, fractions: np.ndarray, px: np.ndarray) -> np.ndarray:
+        """Fractional column indices of the points at ``fractions`` of the text
+        (``geometry.outline.arc_length_positions`` for ``'arc_length'`` spacing)."""
+        last = edge.shape[0] - 1
+        inside = np.clip(fractions, 0.0, 1.0)
+        cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(edge * px, axis=0), axis=1))])
+        if self.spacing == "arc_length" and cum[-1] > 1e-12:
+            at = np.interp(inside * cum[-1], cum, np.arange(last + 1, dtype=np.float64))
+        else:
+            at = inside * last
+        return at + (fractions - inside) * last
+
+    @staticmethod
+    def _along(edge: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        lo = np.clip(np.floor(positions).astype(int), 0, edge.shape[0] - 2)
+        frac = (positions - lo)[:, None]
+        return edge[lo] * (1 - frac) + edge[lo + 1] * frac
 
     @staticmethod
     def _check(crop, i: int) -> np.ndarray:

@@ -4,7 +4,7 @@ The graph holds the net only: ``crops (N, C, height, W)`` normalised and zero-pa
 the right, ``widths (N,)`` int64 -> ``edges (N, 2, L, 2)`` (top and bottom edge points
 per column, normalised crop coordinates) and ``flat_logit (N,)``; batch and width are
 dynamic. What the rectifier needs around it (input normalisation, input height and
-widest input, TPS points and rows, outline margin) is written into the file's metadata, so
+widest input, TPS points and rows, outline margin and spacing) is written into the file's metadata, so
 :class:`~stn_plugin.deployment.onnx_text_rectifier.OnnxTextRectifier` rectifies crops
 with ONNX Runtime, numpy and OpenCV alone.
 
@@ -61,7 +61,7 @@ def export_text_rectifier_onnx(rectifier, path: Union[str, Path], opset: int = 1
     meta = dict(format=ONNX_FORMAT, name=rectifier.name, mean=json.dumps(rectifier.spec["mean"]),
                 std=json.dumps(rectifier.spec["std"]), height=str(net.height), max_width=str(net.max_width),
                 edge_points=str(net.edge_points), rows=str(net.rows),
-                outline_margin=json.dumps(list(net.outline_margin)))
+                outline_margin=json.dumps(list(net.outline_margin)), spacing=net.spacing)
     for key, value in meta.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value

@@ -31,7 +31,7 @@ from .tps import ThinPlateSpline
 from .transforms import TPSTransform
 from .validation import check_tensor
 
-__all__ = ["OUTLINE_ROWS", "outline_targets", "outline_tps", "points_along", "resample_outline"]
+__all__ = ["OUTLINE_ROWS", "arc_length_positions", "outline_targets", "outline_tps", "points_along", "resample_outline"]
 
 #: Rows of control points from the top edge to the bottom edge, both included.
 OUTLINE_ROWS = 5
@@ -76,6 +76,43 @@ def points_along(edge: Tensor, positions: Tensor, extrapolate: bool = False,
     frac = (positions - lo.to(edge.dtype))[..., None]
     index = lo[..., None].expand(-1, -1, 2)
     return torch.gather(edge, 1, index) * (1 - frac) + torch.gather(edge, 1, index + 1) * frac
+
+
+def arc_length_positions(edge: Tensor, fractions: Tensor, lengths: Optional[Tensor] = None,
+                         scale: Optional[Tensor] = None) -> Tensor:
+    """Fractional point indices ``(N, M)`` (as :func:`points_along` takes them) of the
+    points at ``fractions`` ``(N or 1, M)`` of each ``(N, L, 2)`` polyline's arc length
+    (``0`` its first point, ``1`` its last). ``lengths`` ``(N,)``: valid points per
+    polyline (default all ``L``); ``scale`` ``(N, 2)``: per-axis factors under which
+    lengths are measured (e.g. a crop's width and height for normalised coordinates, whose
+    units differ per axis). Fractions outside ``[0, 1]`` continue at the even-index rate,
+    and a polyline of zero length is spaced by index.
+
+    >>> edge = torch.tensor([[[0.0, 0.0], [1.0, 0.0], [4.0, 0.0]]])   # uneven points
+    >>> arc_length_positions(edge, torch.tensor([[0.0, 0.25, 0.5, 1.0]])).tolist()
+    [[0.0, 1.0, 1.3333333730697632, 2.0]]
+    """
+    check_tensor(edge, "edge", dims=(3,), last_dims=(None, 2))
+    n, big = edge.shape[:2]
+    if lengths is None:
+        lengths = torch.full((n,), big, device=edge.device, dtype=torch.long)
+    lengths = torch.as_tensor(lengths, device=edge.device).long()
+    last = (lengths - 1)[:, None]
+    e = edge if scale is None else edge * torch.as_tensor(scale, dtype=edge.dtype, device=edge.device)[:, None, :]
+    seg = (e[:, 1:] - e[:, :-1]).norm(dim=-1) * (torch.arange(big - 1, device=edge.device)[None] < last)
+    cum = torch.cat([torch.zeros_like(seg[:, :1]), seg.cumsum(1)], 1)          # (N, L)
+    total = cum.gather(1, last)                                               # (N, 1)
+    f = fractions.to(edge.dtype).expand(n, -1)
+    inside = f.clamp(0.0, 1.0)
+    target = inside * total
+    j = torch.searchsorted(cum.contiguous(), target.contiguous(), right=True) - 1
+    j = torch.minimum(j.clamp_min(0), last - 1)
+    step = seg.gather(1, j)
+    within = ((target - cum.gather(1, j)) / step.clamp_min(1e-12)).clamp(0.0, 1.0)
+    by_length = j.to(edge.dtype) + within
+    by_index = inside * last.to(edge.dtype)
+    positions = torch.where(total > 1e-12, by_length, by_index)
+    return positions + (f - inside) * last.to(edge.dtype)
 
 
 def resample_outline(edge: Tensor, n: int, lengths: Optional[Tensor] = None) -> Tensor:

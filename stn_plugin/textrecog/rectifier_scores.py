@@ -52,20 +52,28 @@ def outline_scores(rectifier: TextRectifier, seed: int = 1, num: int = 64) -> Di
     (:func:`~stn_plugin.datasets.text_crops.make_text_crop`, every kind, the held-out
     fonts and photos): ``error``, the mean distance of its predicted edge points (the
     TPS's top and bottom rows) from the true ones at the same fractions of the text,
-    ``end_error`` the same for the two ends of both edges, both in text heights; and
+    ``end_error`` the same for the two ends of both edges, both in text heights (with the
+    net's ``'arc_length'`` spacing, the fractions are of each edge's length, so the error
+    is the outline's shape and ends; with ``'predicted'``, of the flat text); and
     ``flat_acc``, how often its flatness (> 0.5) says right whether the text is flat."""
     from ..datasets.text_crops import EDGE_POINTS, FLAT_KINDS, KINDS, crop_style, make_text_crop
-    from ..geometry.outline import resample_outline
+    from ..geometry.outline import arc_length_positions, points_along, resample_outline
 
     style = crop_style("held_out")
     samples = [make_text_crop(seed, i, tuple(KINDS), style.fonts, style.photos) for i in range(num)]
     details = rectifier([s.image for s in samples], return_details=True)
+    spacing = getattr(rectifier.module, "spacing", "predicted")
     errors, ends, flat_right = [], [], []
     for s, d in zip(samples, details):
         n = d.control_points.shape[0] // rectifier.module.rows
         predicted = np.stack([d.control_points[:n], d.control_points[-n:]]) - 0.5  # continuous -> index px
         truth = torch.from_numpy(np.stack([s.top, s.bottom]).astype(np.float64))
-        truth = resample_outline(truth, n, torch.full((2,), EDGE_POINTS)).numpy()
+        if spacing == "arc_length":   # both outlines' points evenly by length (pixels: isotropic)
+            fractions = torch.linspace(0.0, 1.0, n, dtype=torch.float64)[None]
+            truth = torch.stack([points_along(truth[e:e + 1], arc_length_positions(truth[e:e + 1], fractions))[0]
+                                 for e in range(2)]).numpy()
+        else:
+            truth = resample_outline(truth, n, torch.full((2,), EDGE_POINTS)).numpy()
         height = float(np.linalg.norm(s.bottom - s.top, axis=1).mean())
         dist = np.linalg.norm(predicted - truth, axis=-1) / height
         errors.append(dist.mean())

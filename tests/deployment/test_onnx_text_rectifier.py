@@ -33,9 +33,10 @@ def _crops():
     return out
 
 
-@pytest.fixture
-def exported(outline_rectifier_file, tmp_path):
+@pytest.fixture(params=["arc_length", "predicted"])
+def exported(outline_rectifier_file, tmp_path, request):
     rectifier = TextRectifier.from_pretrained(outline_rectifier_file, grid_stride=1)
+    rectifier.module.spacing = request.param
     return rectifier, str(export_text_rectifier_onnx(rectifier, tmp_path / "outline.onnx"))
 
 
@@ -43,6 +44,7 @@ def test_graph_outputs_match_pytorch(exported):
     rectifier, path = exported
     crops = _crops()
     runtime = OnnxTextRectifier(path)
+    assert runtime.spacing == rectifier.module.spacing
     top, bottom, flatness = runtime.predict_outlines(crops)
     net = rectifier.module
     mean, std = rectifier.mean.numpy()[0], rectifier.std.numpy()[0]

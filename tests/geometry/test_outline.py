@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stn_plugin.geometry.outline import outline_targets, outline_tps, points_along, resample_outline
+from stn_plugin.geometry.outline import (arc_length_positions, outline_targets, outline_tps, points_along,
+                                         resample_outline)
 
 
 def _box(x0, y0, x1, y1, n=6, dtype=torch.float64):
@@ -55,3 +56,26 @@ def test_bad_outlines_are_refused():
         resample_outline(torch.zeros(2, 5, 2), 4, torch.tensor([5, 1]))
     with pytest.raises(ValueError, match="n >= 2"):
         outline_targets(1)
+
+
+def test_arc_length_positions_space_points_evenly_by_length():
+    # a polyline with uneven steps (1, 3, then 0 for a repeated point, then 2): length 6
+    edge = torch.tensor([[[0.0, 0.0], [1.0, 0.0], [4.0, 0.0], [4.0, 0.0], [4.0, 2.0]]], dtype=torch.float64)
+    fractions = torch.tensor([[0.0, 1 / 6, 0.5, 2 / 3, 5 / 6, 1.0]], dtype=torch.float64)
+    at = arc_length_positions(edge, fractions)
+    points = points_along(edge, at)
+    expected = torch.tensor([[[0, 0], [1, 0], [3, 0], [4, 0], [4, 1], [4, 2]]], dtype=torch.float64)
+    assert torch.allclose(points, expected, atol=1e-12)
+    # per-axis scale: y counts 3x, so the length is 1 + 3 + 6 and its middle 1 unit up the last step
+    scaled = points_along(edge, arc_length_positions(edge, torch.tensor([[0.5]], dtype=torch.float64),
+                                                     scale=torch.tensor([[1.0, 3.0]], dtype=torch.float64)))
+    assert torch.allclose(scaled, torch.tensor([[[4.0, 1 / 3]]], dtype=torch.float64), atol=1e-12)
+
+
+def test_arc_length_positions_with_lengths_outside_fractions_and_zero_length():
+    edge = torch.tensor([[[0.0, 0.0], [2.0, 0.0], [9.0, 9.0]],       # only the first 2 points are valid
+                         [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]], dtype=torch.float64)  # zero length
+    fractions = torch.tensor([[-0.5, 0.25, 1.5]], dtype=torch.float64)
+    at = arc_length_positions(edge, fractions, lengths=torch.tensor([2, 3]))
+    # beyond the ends: the even-index rate; a zero-length edge: spaced by index
+    assert torch.allclose(at, torch.tensor([[-0.5, 0.25, 1.5], [-1.0, 0.5, 3.0]], dtype=torch.float64))

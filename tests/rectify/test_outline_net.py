@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from stn_plugin.rectify import TextRectifier
-from stn_plugin.rectify.outline_net import TextOutlineNet
+from stn_plugin.rectify.outline_net import OutlinePrediction, TextOutlineNet
 
 
 def _net(seed=0):
@@ -68,3 +68,18 @@ def test_keep_flat_needs_a_flatness_predicting_rectifier():
         TextRectifier.from_pretrained("tps-words", keep_flat=True)
     with pytest.raises(ValueError, match="flat_threshold"):
         TextRectifier.from_pretrained("tps-words", flat_threshold=2.0)
+
+
+def test_spacing_is_checked_and_arc_length_spacing_evens_out_the_points():
+    with pytest.raises(ValueError, match="spacing"):
+        TextOutlineNet(spacing="uniform")
+    net = TextOutlineNet().eval()
+    # columns bunched on the left of a straight edge: the predicted spacing keeps the bunching
+    xs = torch.tensor([-0.9, -0.85, -0.8, -0.75, 0.9], dtype=torch.float64)
+    edges = torch.stack([torch.stack([xs, torch.full_like(xs, y)], -1) for y in (-0.5, 0.5)])[None]
+    prediction = OutlinePrediction(edges, torch.zeros(1, dtype=torch.float64), torch.tensor([5]))
+    top, _ = net.outline_points(prediction, 5, torch.tensor([4.0], dtype=torch.float64))
+    assert torch.allclose(top[0, :, 0], torch.linspace(-0.9, 0.9, 5, dtype=torch.float64), atol=1e-12)
+    net.spacing = "predicted"
+    top, _ = net.outline_points(prediction, 5, torch.tensor([4.0], dtype=torch.float64))
+    assert torch.allclose(top[0, :, 0], xs, atol=1e-12)
