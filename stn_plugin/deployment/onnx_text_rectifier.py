@@ -9,7 +9,8 @@ the process entirely, since the ``stn_plugin`` package itself imports torch).
 The steps mirror :class:`stn_plugin.rectify.TextRectifier` with ``out_size='text'``:
 each crop resized to the net's height at its own aspect (the same OpenCV resize as in
 training), normalised and zero-padded into one batch; the graph predicts the outline
-(:mod:`~stn_plugin.deployment.text_rectifier_onnx`); each edge is resampled to the
+(:mod:`~stn_plugin.deployment.text_rectifier_onnx`); each edge is resampled (spaced as the file's
+``spacing`` says, ``TextOutlineNet``'s option) to the
 file's ``edge_points``; the thin-plate spline through the outline's control points
 (the rows of :func:`stn_plugin.geometry.outline.outline_tps`) is solved in float64; the
 output takes the size of the region it samples (the height between the edges, the
@@ -40,6 +41,22 @@ _MIN_SIDE = 8
 def _kernel(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     d2 = ((points[:, None, :] - centres[None]) ** 2).sum(-1)
     return d2 * np.log(np.maximum(d2, 1e-300))
+
+
+def _perspective_weights(edges: np.ndarray, px: np.ndarray, ramp: Tuple[float, float]) -> np.ndarray:
+    """``TextOutlineNet``'s ``'perspective'`` step weights for one crop's ``(2, L, 2)``
+    edges (``stn_plugin.rectify.outline_net._perspective_weights``)."""
+    h = np.linalg.norm((edges[1] - edges[0]) * px, axis=1)
+    centre = (edges[0] + edges[1]) / 2 * px
+    t = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(centre, axis=0), axis=1))])
+    t = t / max(t[-1], 1e-6)
+    t_mean, h_mean = t.mean(), h.mean()
+    slope = ((t - t_mean) * (h - h_mean)).sum() / max(((t - t_mean) ** 2).sum(), 1e-9)
+    floor = 0.1 * h_mean
+    fitted = np.maximum(h_mean + slope * (t - t_mean), floor)
+    start, end = max(h_mean - slope * t_mean, floor), max(h_mean + slope * (1 - t_mean), floor)
+    strength = np.clip((abs(np.log(end / start)) - ramp[0]) / (ramp[1] - ramp[0]), 0.0, 1.0)
+    return (2 / (fitted[1:] + fitted[:-1])) ** strength
 
 
 class _Spline:
@@ -94,8 +111,9 @@ class OnnxTextRectifier:
         self.outline_margin = tuple(json.loads(meta.get("outline_margin", "[0, 0]")))
         # files exported before the spacing option placed the points where the columns predict
         self.spacing = meta.get("spacing", "predicted")
-        if self.spacing not in ("arc_length", "predicted"):
+        if self.spacing not in ("arc_length", "perspective", "predicted"):
             raise ValueError(f"{path!r}: unknown outline spacing {self.spacing!r} in its metadata")
+        self.perspective_ramp = tuple(json.loads(meta.get("perspective_ramp", "[0.1, 0.2]")))
         xs = np.linspace(-1.0, 1.0, self.edge_points)
         self.spline = _Spline(np.concatenate([np.stack([xs, np.full_like(xs, 2 * f - 1)], 1)
                                               for f in np.linspace(0.0, 1.0, self.rows)]))
@@ -141,7 +159,6 @@ class OnnxTextRectifier:
     def _outline(self, edges: np.ndarray, aspect: float) -> Tuple[np.ndarray, np.ndarray]:
         """One crop's ``(2, columns, 2)`` edges -> top and bottom at ``edge_points``,
         grown by the outline margin (``TextOutlineNet.outline_points``)."""
-        cols = edges.shape[1]
         ends, sides = self.outline_margin
         positions = np.linspace(0.0, 1.0, self.edge_points)
         px = np.array([aspect, 1.0])
@@ -151,19 +168,22 @@ class OnnxTextRectifier:
             length = max(np.linalg.norm(np.diff(centre, axis=0), axis=1).sum(), 1e-6)
             extra = ends * height / length
             positions = positions * (1 + 2 * extra) - extra
-        top, bottom = [self._along(e, self._positions(e, positions, px)) for e in edges]
+        weights = _perspective_weights(edges, px, self.perspective_ramp) if self.spacing == "perspective" else None
+        top, bottom = [self._along(e, self._positions(e, positions, px, weights)) for e in edges]
         if sides > 0:
             across = bottom - top
             top, bottom = top - sides * across, bottom + sides * across
         return top, bottom
 
-    def _positions(self, edge: np.ndarray, fractions: np.ndarray, px: np.ndarray) -> np.ndarray:
+    def _positions(self, edge: np.ndarray, fractions: np.ndarray, px: np.ndarray,
+                   weights: Optional[np.ndarray] = None) -> np.ndarray:
         """Fractional column indices of the points at ``fractions`` of the text
-        (``geometry.outline.arc_length_positions`` for ``'arc_length'`` spacing)."""
+        (``geometry.outline.arc_length_positions`` unless the spacing is ``'predicted'``)."""
         last = edge.shape[0] - 1
         inside = np.clip(fractions, 0.0, 1.0)
-        cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(edge * px, axis=0), axis=1))])
-        if self.spacing == "arc_length" and cum[-1] > 1e-12:
+        steps = np.linalg.norm(np.diff(edge * px, axis=0), axis=1)
+        cum = np.concatenate([[0.0], np.cumsum(steps if weights is None else steps * weights)])
+        if self.spacing != "predicted" and cum[-1] > 1e-12:
             at = np.interp(inside * cum[-1], cum, np.arange(last + 1, dtype=np.float64))
         else:
             at = inside * last

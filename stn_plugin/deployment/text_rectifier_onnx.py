@@ -21,6 +21,7 @@ from typing import Union
 import torch
 from torch import Tensor, nn
 
+from ..rectify.outline_net import PERSPECTIVE_RAMP
 from .onnx_export import export_onnx
 
 __all__ = ["ONNX_FORMAT", "export_text_rectifier_onnx"]
@@ -61,7 +62,8 @@ def export_text_rectifier_onnx(rectifier, path: Union[str, Path], opset: int = 1
     meta = dict(format=ONNX_FORMAT, name=rectifier.name, mean=json.dumps(rectifier.spec["mean"]),
                 std=json.dumps(rectifier.spec["std"]), height=str(net.height), max_width=str(net.max_width),
                 edge_points=str(net.edge_points), rows=str(net.rows),
-                outline_margin=json.dumps(list(net.outline_margin)), spacing=net.spacing)
+                outline_margin=json.dumps(list(net.outline_margin)), spacing=net.spacing,
+                perspective_ramp=json.dumps(list(PERSPECTIVE_RAMP)))
     for key, value in meta.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value

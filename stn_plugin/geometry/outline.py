@@ -79,7 +79,7 @@ def points_along(edge: Tensor, positions: Tensor, extrapolate: bool = False,
 
 
 def arc_length_positions(edge: Tensor, fractions: Tensor, lengths: Optional[Tensor] = None,
-                         scale: Optional[Tensor] = None) -> Tensor:
+                         scale: Optional[Tensor] = None, segment_weights: Optional[Tensor] = None) -> Tensor:
     """Fractional point indices ``(N, M)`` (as :func:`points_along` takes them) of the
     points at ``fractions`` ``(N or 1, M)`` of each ``(N, L, 2)`` polyline's arc length
     (``0`` its first point, ``1`` its last). ``lengths`` ``(N,)``: valid points per
@@ -100,6 +100,8 @@ def arc_length_positions(edge: Tensor, fractions: Tensor, lengths: Optional[Tens
     last = (lengths - 1)[:, None]
     e = edge if scale is None else edge * torch.as_tensor(scale, dtype=edge.dtype, device=edge.device)[:, None, :]
     seg = (e[:, 1:] - e[:, :-1]).norm(dim=-1) * (torch.arange(big - 1, device=edge.device)[None] < last)
+    if segment_weights is not None:
+        seg = seg * segment_weights
     cum = torch.cat([torch.zeros_like(seg[:, :1]), seg.cumsum(1)], 1)          # (N, L)
     total = cum.gather(1, last)                                               # (N, 1)
     f = fractions.to(edge.dtype).expand(n, -1)

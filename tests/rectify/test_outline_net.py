@@ -70,16 +70,41 @@ def test_keep_flat_needs_a_flatness_predicting_rectifier():
         TextRectifier.from_pretrained("tps-words", flat_threshold=2.0)
 
 
-def test_spacing_is_checked_and_arc_length_spacing_evens_out_the_points():
+def _band(xs, heights):
+    """(1, 2, L, 2) edges of a horizontal band with column x positions and heights."""
+    xs = torch.as_tensor(xs, dtype=torch.float64)
+    half = torch.as_tensor(heights, dtype=torch.float64) / 2
+    return torch.stack([torch.stack([xs, -half], -1), torch.stack([xs, half], -1)])[None]
+
+
+def test_spacing_is_checked_and_steady_text_is_spaced_evenly():
     with pytest.raises(ValueError, match="spacing"):
         TextOutlineNet(spacing="uniform")
     net = TextOutlineNet().eval()
-    # columns bunched on the left of a straight edge: the predicted spacing keeps the bunching
-    xs = torch.tensor([-0.9, -0.85, -0.8, -0.75, 0.9], dtype=torch.float64)
-    edges = torch.stack([torch.stack([xs, torch.full_like(xs, y)], -1) for y in (-0.5, 0.5)])[None]
-    prediction = OutlinePrediction(edges, torch.zeros(1, dtype=torch.float64), torch.tensor([5]))
-    top, _ = net.outline_points(prediction, 5, torch.tensor([4.0], dtype=torch.float64))
-    assert torch.allclose(top[0, :, 0], torch.linspace(-0.9, 0.9, 5, dtype=torch.float64), atol=1e-12)
+    # columns bunched on the left of a straight band of steady height
+    xs = [-0.9, -0.85, -0.8, -0.75, 0.9]
+    prediction = OutlinePrediction(_band(xs, [1.0] * 5), torch.zeros(1, dtype=torch.float64), torch.tensor([5]))
+    aspect = torch.tensor([4.0], dtype=torch.float64)
+    for spacing in ("perspective", "arc_length"):
+        net.spacing = spacing
+        top, _ = net.outline_points(prediction, 5, aspect)
+        assert torch.allclose(top[0, :, 0], torch.linspace(-0.9, 0.9, 5, dtype=torch.float64), atol=1e-12), spacing
     net.spacing = "predicted"
-    top, _ = net.outline_points(prediction, 5, torch.tensor([4.0], dtype=torch.float64))
-    assert torch.allclose(top[0, :, 0], xs, atol=1e-12)
+    top, _ = net.outline_points(prediction, 5, aspect)
+    assert torch.allclose(top[0, :, 0], torch.tensor(xs, dtype=torch.float64), atol=1e-12)
+
+
+def test_perspective_spacing_divides_length_by_the_text_height():
+    net = TextOutlineNet(spacing="perspective").eval()
+    xs = torch.linspace(-1.0, 1.0, 201, dtype=torch.float64)
+    heights = 1.0 - 0.25 * (xs + 1)              # shrinks steadily from 1 to 0.5: log ratio 0.69
+    prediction = OutlinePrediction(_band(xs, heights), torch.zeros(1, dtype=torch.float64), torch.tensor([201]))
+    top, bottom = net.outline_points(prediction, 5, torch.tensor([1.0], dtype=torch.float64))
+    # flat position ~ integral of dx / h(x) = -4 log(h) + const: equal steps of log h
+    expected = torch.tensor([(1 - 0.5 ** f) / 0.25 - 1 for f in (0, 0.25, 0.5, 0.75, 1.0)], dtype=torch.float64)
+    assert torch.allclose(top[0, :, 0], expected, atol=2e-3) and torch.allclose(bottom[0, :, 0], expected, atol=2e-3)
+    # a few percent of height change is noise, not perspective: even spacing
+    prediction = OutlinePrediction(_band(xs, 1.0 - 0.02 * (xs + 1)), torch.zeros(1, dtype=torch.float64),
+                                   torch.tensor([201]))
+    top, _ = net.outline_points(prediction, 5, torch.tensor([1.0], dtype=torch.float64))
+    assert torch.allclose(top[0, :, 0], torch.linspace(-1, 1, 5, dtype=torch.float64), atol=1e-9)
