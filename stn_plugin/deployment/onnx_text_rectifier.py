@@ -43,12 +43,18 @@ def _kernel(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return d2 * np.log(np.maximum(d2, 1e-300))
 
 
-def _perspective_weights(edges: np.ndarray, px: np.ndarray, ramp: Tuple[float, float]) -> np.ndarray:
-    """``TextOutlineNet``'s ``'perspective'`` step weights for one crop's ``(2, L, 2)``
-    edges (``stn_plugin.rectify.outline_net._perspective_weights``)."""
-    h = np.linalg.norm((edges[1] - edges[0]) * px, axis=1)
-    centre = (edges[0] + edges[1]) / 2 * px
-    t = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(centre, axis=0), axis=1))])
+def _band(edges: np.ndarray, px: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """``(heights (L,), centre-line steps (L - 1,))`` of one crop's ``(2, L, 2)`` edges in
+    units proportional to crop pixels (``stn_plugin.rectify.outline_net._band``)."""
+    heights = np.linalg.norm((edges[1] - edges[0]) * px, axis=1)
+    steps = np.linalg.norm(np.diff((edges[0] + edges[1]) / 2 * px, axis=0), axis=1)
+    return heights, steps
+
+
+def _perspective_weights(h: np.ndarray, steps: np.ndarray, ramp: Tuple[float, float]) -> np.ndarray:
+    """``TextOutlineNet``'s ``'perspective'`` step weights from :func:`_band`'s measures
+    (``stn_plugin.rectify.outline_net._perspective_weights``)."""
+    t = np.concatenate([[0.0], np.cumsum(steps)])
     t = t / max(t[-1], 1e-6)
     t_mean, h_mean = t.mean(), h.mean()
     slope = ((t - t_mean) * (h - h_mean)).sum() / max(((t - t_mean) ** 2).sum(), 1e-9)
@@ -162,13 +168,11 @@ class OnnxTextRectifier:
         ends, sides = self.outline_margin
         positions = np.linspace(0.0, 1.0, self.edge_points)
         px = np.array([aspect, 1.0])
+        heights, steps = _band(edges, px)
         if ends > 0:
-            height = np.linalg.norm((edges[1] - edges[0]) * px, axis=1).mean()
-            centre = (edges[0] + edges[1]) / 2 * px
-            length = max(np.linalg.norm(np.diff(centre, axis=0), axis=1).sum(), 1e-6)
-            extra = ends * height / length
+            extra = ends * heights.mean() / max(steps.sum(), 1e-6)
             positions = positions * (1 + 2 * extra) - extra
-        weights = _perspective_weights(edges, px, self.perspective_ramp) if self.spacing == "perspective" else None
+        weights = _perspective_weights(heights, steps, self.perspective_ramp) if self.spacing == "perspective" else None
         top, bottom = [self._along(e, self._positions(e, positions, px, weights)) for e in edges]
         if sides > 0:
             across = bottom - top

@@ -52,13 +52,9 @@ def outline_targets(n: int, rows: int = OUTLINE_ROWS) -> Tensor:
                       for f in torch.linspace(0.0, 1.0, rows, dtype=torch.float64).tolist()], 0)
 
 
-def points_along(edge: Tensor, positions: Tensor, extrapolate: bool = False,
-                 lengths: Optional[Tensor] = None) -> Tensor:
-    """Points of ``(N, L, 2)`` polylines at fractional point indices ``positions``
-    ``(N, M)`` (``0`` the first point, ``length - 1`` the last; linear in between),
-    ``(N, M, 2)``; differentiable in ``edge``. ``lengths`` ``(N,)``: the valid points of
-    each polyline (its first ``lengths[i]``; default all ``L``). Positions beyond the ends
-    are clamped to them, or with ``extrapolate`` continue the first / last segment."""
+def _valid_lengths(edge: Tensor, lengths: Optional[Tensor]) -> Tensor:
+    """``(N,)`` long: the valid points of each ``(N, L, 2)`` polyline (default all ``L``),
+    checked to be within ``[2, L]``."""
     check_tensor(edge, "edge", dims=(3,), last_dims=(None, 2))
     if lengths is None:
         lengths = torch.full((edge.shape[0],), edge.shape[1], device=edge.device, dtype=torch.long)
@@ -66,6 +62,17 @@ def points_along(edge: Tensor, positions: Tensor, extrapolate: bool = False,
     if lengths.shape != edge.shape[:1] or (lengths < 2).any() or (lengths > edge.shape[1]).any():
         raise ValueError(f"lengths must be ({edge.shape[0]},) within [2, {edge.shape[1]}] (at least 2 points per "
                          f"edge), got {lengths.tolist()}")
+    return lengths
+
+
+def points_along(edge: Tensor, positions: Tensor, extrapolate: bool = False,
+                 lengths: Optional[Tensor] = None) -> Tensor:
+    """Points of ``(N, L, 2)`` polylines at fractional point indices ``positions``
+    ``(N, M)`` (``0`` the first point, ``length - 1`` the last; linear in between),
+    ``(N, M, 2)``; differentiable in ``edge``. ``lengths`` ``(N,)``: the valid points of
+    each polyline (its first ``lengths[i]``; default all ``L``). Positions beyond the ends
+    are clamped to them, or with ``extrapolate`` continue the first / last segment."""
+    lengths = _valid_lengths(edge, lengths)
     if positions.dim() != 2 or positions.shape[0] != edge.shape[0]:
         raise ValueError(f"positions must be ({edge.shape[0]}, M), got {tuple(positions.shape)}")
     last = (lengths[:, None] - 1).to(edge.dtype)
@@ -92,11 +99,8 @@ def arc_length_positions(edge: Tensor, fractions: Tensor, lengths: Optional[Tens
     >>> arc_length_positions(edge, torch.tensor([[0.0, 0.25, 0.5, 1.0]])).tolist()
     [[0.0, 1.0, 1.3333333730697632, 2.0]]
     """
-    check_tensor(edge, "edge", dims=(3,), last_dims=(None, 2))
+    lengths = _valid_lengths(edge, lengths)
     n, big = edge.shape[:2]
-    if lengths is None:
-        lengths = torch.full((n,), big, device=edge.device, dtype=torch.long)
-    lengths = torch.as_tensor(lengths, device=edge.device).long()
     last = (lengths - 1)[:, None]
     e = edge if scale is None else edge * torch.as_tensor(scale, dtype=edge.dtype, device=edge.device)[:, None, :]
     seg = (e[:, 1:] - e[:, :-1]).norm(dim=-1) * (torch.arange(big - 1, device=edge.device)[None] < last)
@@ -121,9 +125,7 @@ def resample_outline(edge: Tensor, n: int, lengths: Optional[Tensor] = None) -> 
     """``(N, L, 2)`` polylines -> ``(N, n, 2)``: :func:`points_along` at ``n`` even
     fractions of the point index (ends kept), differentiable. ``lengths`` ``(N,)``: the
     valid points of each polyline (default all ``L``)."""
-    if lengths is None:
-        lengths = torch.full((edge.shape[0],), edge.shape[1], device=edge.device, dtype=torch.long)
-    lengths = torch.as_tensor(lengths, device=edge.device).long()
+    lengths = _valid_lengths(edge, lengths)
     fractions = torch.linspace(0.0, 1.0, n, dtype=edge.dtype, device=edge.device)
     return points_along(edge, fractions[None] * (lengths[:, None] - 1).to(edge.dtype), lengths=lengths)
 

@@ -85,8 +85,21 @@ def outline_input(crop: TextCrop, height: int, max_width: int, mean: np.ndarray,
 PERSPECTIVE_RAMP = (0.1, 0.2)
 
 
-def _perspective_weights(edges: Tensor, columns: Tensor, px: Tensor) -> Tensor:
-    """``(N, L - 1)`` weights of the steps between columns for ``'perspective'`` spacing.
+def _band(edges: Tensor, columns: Tensor, px: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """``(valid (N, L), heights (N, L), steps (N, L - 1))`` of predicted ``edges``
+    ``(N, 2, L, 2)`` in units proportional to crop pixels (``px`` ``(N, 1, 2)``): which
+    columns are real, the distance between the edges per column, and the steps of the
+    centre line between columns (0 past the valid ones)."""
+    valid = (torch.arange(edges.shape[2], device=edges.device)[None] < columns[:, None]).to(edges.dtype)
+    heights = ((edges[:, 1] - edges[:, 0]) * px).norm(dim=-1)
+    centre = (edges[:, 0] + edges[:, 1]) / 2 * px
+    steps = (centre[:, 1:] - centre[:, :-1]).norm(dim=-1) * valid[:, 1:]
+    return valid, heights, steps
+
+
+def _perspective_weights(valid: Tensor, h: Tensor, steps: Tensor, columns: Tensor) -> Tensor:
+    """``(N, L - 1)`` weights of the steps between columns for ``'perspective'`` spacing,
+    from :func:`_band`'s measures.
 
     Seen in perspective, text shrinks along its length in both directions alike, so the
     flat text's position is the arc length divided by the local text height. The heights
@@ -95,10 +108,6 @@ def _perspective_weights(edges: Tensor, columns: Tensor, px: Tensor) -> Tensor:
     (:data:`PERSPECTIVE_RAMP`): a text of steady height (flat, rotated, curved) keeps
     even arc-length spacing, as a few percent of height noise would otherwise shift the
     middle of a long line by a third of a text height."""
-    valid = (torch.arange(edges.shape[2], device=edges.device)[None] < columns[:, None]).to(edges.dtype)
-    h = ((edges[:, 1] - edges[:, 0]) * px).norm(dim=-1)                              # (N, L)
-    centre = (edges[:, 0] + edges[:, 1]) / 2 * px
-    steps = (centre[:, 1:] - centre[:, :-1]).norm(dim=-1) * valid[:, 1:]
     t = torch.cat([torch.zeros_like(steps[:, :1]), steps.cumsum(1)], 1)
     t = t / t.gather(1, (columns - 1)[:, None]).clamp_min(1e-6)                       # 0 .. 1 along the text
     count = valid.sum(1, keepdim=True)
@@ -241,22 +250,17 @@ class TextOutlineNet(nn.Module):
         # normalised units -> units proportional to the crop's pixels
         px = torch.stack([torch.as_tensor(aspects, dtype=edges.dtype, device=edges.device),
                           torch.ones_like(columns, dtype=edges.dtype)], -1)[:, None, :]
-        if ends > 0 or sides > 0:
-            valid = (torch.arange(edges.shape[2], device=edges.device)[None] < columns[:, None]).to(edges.dtype)
-            across = ((edges[:, 1] - edges[:, 0]) * px).norm(dim=-1)              # (N, L)
-            height = (across * valid).sum(1) / valid.sum(1)
-            centre = (edges[:, 0] + edges[:, 1]) / 2 * px
-            steps = (centre[:, 1:] - centre[:, :-1]).norm(dim=-1) * valid[:, 1:]
+        valid, heights, steps = _band(edges, columns, px)
+        if ends > 0:
+            height = (heights * valid).sum(1) / valid.sum(1)
             length = steps.sum(1).clamp_min(1e-6)
             extra = (ends * height / length)[:, None]                             # fraction of the text
             positions = positions * (1 + 2 * extra) - extra
-        if self.spacing == "arc_length":
-            at = [arc_length_positions(edges[:, e], positions, columns, px[:, 0]) for e in range(2)]
-        elif self.spacing == "perspective":
-            w = _perspective_weights(edges, columns, px)
-            at = [arc_length_positions(edges[:, e], positions, columns, px[:, 0], w) for e in range(2)]
-        else:
+        if self.spacing == "predicted":
             at = [positions * (columns[:, None] - 1).to(edges.dtype)] * 2
+        else:
+            w = _perspective_weights(valid, heights, steps, columns) if self.spacing == "perspective" else None
+            at = [arc_length_positions(edges[:, e], positions, columns, px[:, 0], w) for e in range(2)]
         top = points_along(edges[:, 0], at[0], extrapolate=True, lengths=columns)
         bottom = points_along(edges[:, 1], at[1], extrapolate=True, lengths=columns)
         if sides > 0:

@@ -54,7 +54,8 @@ def outline_scores(rectifier: TextRectifier, seed: int = 1, num: int = 64) -> Di
     TPS's top and bottom rows) from the true ones at the same fractions of the text,
     ``end_error`` the same for the two ends of both edges, both in text heights (with the
     net's ``'arc_length'`` spacing, the fractions are of each edge's length, so the error
-    is the outline's shape and ends; with ``'predicted'``, of the flat text); and
+    is the outline's shape and ends; with ``'perspective'`` and ``'predicted'``, of the
+    flat text); and
     ``flat_acc``, how often its flatness (> 0.5) says right whether the text is flat."""
     from ..datasets.text_crops import EDGE_POINTS, FLAT_KINDS, KINDS, crop_style, make_text_crop
     from ..geometry.outline import arc_length_positions, points_along, resample_outline
@@ -70,8 +71,7 @@ def outline_scores(rectifier: TextRectifier, seed: int = 1, num: int = 64) -> Di
         truth = torch.from_numpy(np.stack([s.top, s.bottom]).astype(np.float64))
         if spacing == "arc_length":   # both outlines' points evenly by length (pixels: isotropic)
             fractions = torch.linspace(0.0, 1.0, n, dtype=torch.float64)[None]
-            truth = torch.stack([points_along(truth[e:e + 1], arc_length_positions(truth[e:e + 1], fractions))[0]
-                                 for e in range(2)]).numpy()
+            truth = points_along(truth, arc_length_positions(truth, fractions)).numpy()
         else:
             truth = resample_outline(truth, n, torch.full((2,), EDGE_POINTS)).numpy()
         height = float(np.linalg.norm(s.bottom - s.top, axis=1).mean())

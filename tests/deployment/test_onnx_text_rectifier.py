@@ -114,16 +114,17 @@ def test_runtime_runs_without_pytorch(exported):
 @pytest.mark.parametrize("shrink", [0.0, 0.08, 0.15, 0.5])
 def test_runtime_perspective_weights_match_pytorch(shrink):
     from stn_plugin.deployment import onnx_text_rectifier as runtime_module
-    from stn_plugin.rectify.outline_net import PERSPECTIVE_RAMP, _perspective_weights
+    from stn_plugin.rectify.outline_net import PERSPECTIVE_RAMP, _band, _perspective_weights
 
     rng = np.random.default_rng(0)
     xs = np.sort(rng.uniform(-1, 1, 12))
     half = (1.0 - shrink * (xs + 1) / 2)[:, None] * np.array([0.0, 0.4]) + rng.normal(0, 0.01, (12, 2))
     edges = np.stack([np.stack([xs, np.zeros(12)], 1) - half, np.stack([xs, np.zeros(12)], 1) + half])
     px = np.array([6.0, 1.0])
-    ours = runtime_module._perspective_weights(edges, px, PERSPECTIVE_RAMP)
-    theirs = _perspective_weights(torch.from_numpy(edges)[None], torch.tensor([12]),
-                                  torch.from_numpy(px)[None, None])[0].numpy()
+    ours = runtime_module._perspective_weights(*runtime_module._band(edges, px), PERSPECTIVE_RAMP)
+    columns = torch.tensor([12])
+    band = _band(torch.from_numpy(edges)[None], columns, torch.from_numpy(px)[None, None])
+    theirs = _perspective_weights(*band, columns)[0].numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
     if shrink == 0.5:
         assert ours[-1] > 1.5 * ours[0]   # the far (short) end weighs more per unit of length
