@@ -18,12 +18,11 @@ from ..geometry.transforms import MatrixTransform, Transform
 from ..geometry.validation import (CHECK_VALUES_ENV, check_flags, check_positive_number, check_rois,
                                    check_same_device, check_same_dtype, check_tensor, finite_flag, is_tracing,
                                    value_checks_enabled)
-from .roi_sample import auto_backend, check_sampling_options, roi_sample
+from .roi_sample import TRITON_DTYPES, auto_backend, check_sampling_options, roi_sample
 
 __all__ = ["roi_sample_levels", "roi_levels", "CHECK_VALUES_ENV", "MAX_TRITON_LEVELS"]
 # feature maps the one-launch kernels take (separate pointer arguments)
 MAX_TRITON_LEVELS = 5
-_TRITON_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
 def roi_levels(rois: Tensor, num_levels: int, finest_scale: float = 56.0) -> Tensor:
@@ -168,7 +167,7 @@ def _roi_sample_levels_triton(features, rois, transform, out_size, strides, fine
     from .roi_sample import _triton_ops
 
     dtype = features[0].dtype
-    if dtype not in _TRITON_DTYPES and not (dtype == torch.float64 and not features[0].is_cuda):
+    if dtype not in TRITON_DTYPES and not (dtype == torch.float64 and not features[0].is_cuda):
         raise TypeError(f"features has dtype {dtype}; roi_sample_levels(backend='triton') takes float32, float16 "
                         "or bfloat16 (use backend='torch' for float64)")
     # the kernels take any strides, but each level's gradient is laid out in its strides

@@ -38,12 +38,13 @@ import triton
 import triton.language as tl
 
 from . import roi_sample_triton as _base
+from .roi_sample_levels import MAX_TRITON_LEVELS
 from .roi_sample_triton import (PADDING_CODES, _add_matrix_grad, _index_dtype, _setup_corners, _store_sums9,
                                 _zero_sums9)
 
 __all__ = ["MAX_LEVELS", "levels_forward", "levels_backward", "level_kernels"]
 
-MAX_LEVELS = 5
+MAX_LEVELS = MAX_TRITON_LEVELS
 # elements of the C x h x w patch per program
 _BLOCK = 256
 _ROI_FLOAT_TYPES = {torch.float64: tl.float64}
